@@ -1,0 +1,139 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace OpenAutoGlm.Weights;
+
+/// <summary>The <c>model.json</c> of a converted model directory: hyper-parameters, tensor index and special tokens.</summary>
+public sealed class ModelManifest
+{
+    public const int CurrentFormatVersion = 1;
+    public const string FileName = "model.json";
+
+    public int FormatVersion { get; set; } = CurrentFormatVersion;
+
+    /// <summary>Engine architecture: one of <see cref="Architectures"/>.</summary>
+    public string Architecture { get; set; } = "";
+
+    /// <summary>The Hugging Face <c>architectures[0]</c> string the model was converted from.</summary>
+    public string? SourceArchitecture { get; set; }
+
+    public TextConfig Text { get; set; } = new();
+
+    public SpecialTokens Tokens { get; set; } = new();
+
+    /// <summary>Tokenizer file beside model.json (a Hugging Face <c>tokenizer.json</c>), or null to run from token ids.</summary>
+    public string? TokenizerFile { get; set; }
+
+    /// <summary>Weights file beside model.json.</summary>
+    public string WeightsFile { get; set; } = "weights.bin";
+
+    /// <summary>Byte alignment of every tensor in the weights file.</summary>
+    public int Alignment { get; set; } = 64;
+
+    public List<TensorInfo> Tensors { get; set; } = [];
+
+    /// <summary>Free-form provenance: converter version, source directory, clamped tensors.</summary>
+    public Dictionary<string, string> Metadata { get; set; } = [];
+
+    public TensorInfo? FindTensor(string name)
+    {
+        foreach (var t in Tensors)
+            if (t.Name == name) return t;
+        return null;
+    }
+
+    public string ToJson() => JsonSerializer.Serialize(this, ManifestJsonContext.Default.ModelManifest);
+
+    public static ModelManifest FromJson(string json)
+    {
+        ModelManifest? m;
+        try { m = JsonSerializer.Deserialize(json, ManifestJsonContext.Default.ModelManifest); }
+        catch (JsonException e) { throw new InvalidModelException($"{FileName} is not valid JSON: {e.Message}", e); }
+        return m ?? throw new InvalidModelException($"{FileName} is empty.");
+    }
+}
+
+/// <summary>Engine architecture names, defined once.</summary>
+public static class Architectures
+{
+    public const string Llama = "llama";      // Llama, Mistral
+    public const string Qwen2 = "qwen2";      // Llama + q/k/v bias
+    public const string Glm = "glm";          // GLM-4 (glm-4-9b-chat-hf): partial interleaved rotary, q/k/v bias
+    public const string Glm4 = "glm4";        // GLM-4-0414: Glm + sandwich norms
+}
+
+/// <summary>RoPE pairing inside the rotary part of a head.</summary>
+public static class RopeLayouts
+{
+    /// <summary>Dim i pairs with i + r/2 (Llama, Mistral, Qwen2; "NeoX").</summary>
+    public const string RotateHalf = "rotate_half";
+    /// <summary>Dim 2i pairs with 2i + 1 (GLM; "GPT-J").</summary>
+    public const string Interleaved = "interleaved";
+}
+
+/// <summary>Decoder hyper-parameters, already resolved from the source config (no defaults left to guess).</summary>
+public sealed class TextConfig
+{
+    public int VocabSize { get; set; }
+    public int HiddenSize { get; set; }
+    public int IntermediateSize { get; set; }
+    public int NumLayers { get; set; }
+    public int NumHeads { get; set; }
+    public int NumKvHeads { get; set; }
+    public int HeadDim { get; set; }
+    /// <summary>Rotated dims at the start of each head: int(head_dim · partial_rotary_factor).</summary>
+    public int RotaryDim { get; set; }
+    public string RopeLayout { get; set; } = RopeLayouts.RotateHalf;
+    public double RopeTheta { get; set; } = 10000.0;
+    public RopeScaling? RopeScaling { get; set; }
+    public double RmsNormEps { get; set; } = 1e-5;
+    public int MaxPositionEmbeddings { get; set; } = 2048;
+    public string HiddenAct { get; set; } = "silu";
+    /// <summary>q/k/v projections carry a bias (tensor <c>blk.N.attn_qkv_bias</c>).</summary>
+    public bool QkvBias { get; set; }
+    /// <summary>o projection carries a bias (tensor <c>blk.N.attn_out_bias</c>).</summary>
+    public bool OutputBias { get; set; }
+    /// <summary>GLM-4-0414 post-attention and post-MLP norms on the branch outputs.</summary>
+    public bool SandwichNorms { get; set; }
+    /// <summary>The LM head is the embedding table (no <c>output</c> tensor).</summary>
+    public bool TiedEmbeddings { get; set; }
+}
+
+/// <summary>RoPE frequency scaling (<c>rope_scaling</c> / <c>rope_parameters</c>).</summary>
+public sealed class RopeScaling
+{
+    /// <summary>"linear" or "llama3" (others are rejected by the converter).</summary>
+    public string Type { get; set; } = "linear";
+    public double Factor { get; set; } = 1.0;
+    public double LowFreqFactor { get; set; } = 1.0;
+    public double HighFreqFactor { get; set; } = 4.0;
+    public int OriginalMaxPositionEmbeddings { get; set; } = 8192;
+}
+
+public sealed class SpecialTokens
+{
+    public int? Bos { get; set; }
+    public int[] Eos { get; set; } = [];
+    public int? Pad { get; set; }
+    /// <summary>Whether encoding a plain prompt prepends BOS (the tokenizer's post-processor).</summary>
+    public bool AddBos { get; set; }
+}
+
+/// <summary>One tensor of the weights file.</summary>
+public sealed class TensorInfo
+{
+    public string Name { get; set; } = "";
+    /// <summary>"F16" or "F32".</summary>
+    public string DType { get; set; } = "F16";
+    public long[] Shape { get; set; } = [];
+    /// <summary>Byte offset in the weights file (a multiple of the manifest alignment).</summary>
+    public long Offset { get; set; }
+    public long Length { get; set; }
+    /// <summary>XxHash64 of the tensor bytes, 16 lower-case hex digits.</summary>
+    public string Checksum { get; set; } = "";
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, ReadCommentHandling = JsonCommentHandling.Skip)]
+[JsonSerializable(typeof(ModelManifest))]
+internal sealed partial class ManifestJsonContext : JsonSerializerContext;
