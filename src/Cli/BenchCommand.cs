@@ -1,0 +1,87 @@
+using System.CommandLine;
+using System.Text.Json;
+using OpenAutoGlm.Engine;
+using OpenAutoGlm.Engine.Generation;
+using OpenAutoGlm.Kernels.Cpu;
+
+namespace OpenAutoGlm.Cli;
+
+/// <summary>
+/// <c>autoglm bench</c>: prefill and decode speed on random ids, set against this machine's measured limits
+/// (read bandwidth for decode, FP32 FMA peak for prefill), measured in the same run so that ratios compare.
+/// </summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length.", DefaultValueFactory = _ => 128 };
+        var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens decoded.", DefaultValueFactory = _ => 64 };
+        var runs = new Option<int>("--runs") { Description = "Timed runs after one warm-up; the median is reported.", DefaultValueFactory = _ => 3 };
+        var threads = CommonOptions.Threads();
+        var json = CommonOptions.Json();
+        var cmd = new Command("bench", "Measure prefill and decode speed against the machine's bandwidth and FMA limits.")
+        {
+            model, promptTokens, genTokens, runs, threads, json,
+        };
+        cmd.SetAction(parse =>
+        {
+            int p = parse.GetValue(promptTokens), g = parse.GetValue(genTokens), n = Math.Max(1, parse.GetValue(runs));
+            int t = parse.GetValue(threads);
+            if (p < 1 || g < 2) throw new ArgumentException("--prompt-tokens must be ≥ 1 and --gen-tokens ≥ 2.");
+            using var m = AutoGlmModel.Load(parse.GetValue(model)!, new ModelOptions { Threads = t, PrefillChunk = Math.Max(p, 1) });
+            var rng = new Random(1234);
+            var ids = new int[p];
+            for (int i = 0; i < p; i++) ids[i] = rng.Next(m.VocabSize);
+            var options = new GenerationOptions { MaxNewTokens = g, StopAtEndOfSequence = false };
+
+            m.Generate(ids, options); // warm-up: JIT tiers, page-in of the mapped weights
+            var results = new List<GenerationResult>();
+            for (int i = 0; i < n; i++) results.Add(m.Generate(ids, options));
+            double Median(Func<GenerationResult, double> f)
+            {
+                var v = results.Select(f).Order().ToArray();
+                return v[v.Length / 2];
+            }
+            double prefill = Median(r => r.PrefillTokensPerSecond), decode = Median(r => r.DecodeTokensPerSecond), ttft = Median(r => r.TimeToFirstTokenMs);
+
+            double bandwidth, peak;
+            using (var pool = new WorkerPool(t))
+            {
+                bandwidth = MemoryBandwidth.MeasureReadBytesPerSecond(pool);
+                peak = FmaPeak.MeasureFlopsPerSecond(pool);
+            }
+            double bwFraction = decode * m.WeightBytesPerToken / bandwidth;
+            double fmaFraction = prefill * (m.MatmulFlops(p) / p) / peak;
+
+            if (parse.GetValue(json))
+            {
+                using var w = new Utf8JsonWriter(Console.OpenStandardOutput());
+                w.WriteStartObject();
+                w.WriteNumber("prompt_tokens", p);
+                w.WriteNumber("gen_tokens", g);
+                w.WriteNumber("threads", t);
+                w.WriteNumber("prefill_tokens_per_s", Math.Round(prefill, 3));
+                w.WriteNumber("decode_tokens_per_s", Math.Round(decode, 3));
+                w.WriteNumber("ttft_ms", Math.Round(ttft, 3));
+                w.WriteNumber("weight_bytes_per_token", m.WeightBytesPerToken);
+                w.WriteNumber("measured_bandwidth_gb_per_s", Math.Round(bandwidth / 1e9, 3));
+                w.WriteNumber("bandwidth_fraction", Math.Round(bwFraction, 4));
+                w.WriteNumber("measured_fma_peak_gflops", Math.Round(peak / 1e9, 3));
+                w.WriteNumber("prefill_fma_fraction", Math.Round(fmaFraction, 4));
+                w.WriteEndObject();
+                w.Flush();
+                Console.Out.WriteLine();
+            }
+            else
+            {
+                Console.WriteLine($"model       {m.Manifest.Architecture}, {m.WeightBytesPerToken / 1e6:F1} MB of weights read per decoded token, {t} threads");
+                Console.WriteLine($"prefill     {p} tokens: {prefill,10:F1} tok/s  ({prefill * m.MatmulFlops(p) / p / 1e9:F1} GFLOP/s = {fmaFraction:P1} of {peak / 1e9:F1} GFLOP/s FMA peak)");
+                Console.WriteLine($"ttft        {ttft,10:F1} ms");
+                Console.WriteLine($"decode      {g} tokens: {decode,10:F1} tok/s  ({decode * m.WeightBytesPerToken / 1e9:F1} GB/s = {bwFraction:P1} of {bandwidth / 1e9:F1} GB/s read bandwidth)");
+            }
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,50 @@
+using System.CommandLine;
+using System.Globalization;
+using OpenAutoGlm.Engine;
+
+namespace OpenAutoGlm.Cli;
+
+/// <summary>Options shared by several commands, defined once.</summary>
+internal static class CommonOptions
+{
+    /// <summary>The default model directory: $AUTOGLM_MODEL, else models/default beside the executable's repository checkout.</summary>
+    public static string DefaultModelDirectory()
+    {
+        if (Environment.GetEnvironmentVariable("AUTOGLM_MODEL") is { Length: > 0 } env) return env;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "models", "default");
+            if (File.Exists(Path.Combine(candidate, "model.json"))) return candidate;
+        }
+        return Path.Combine("models", "default");
+    }
+
+    public static Option<string> Model() => new("--model", "-m")
+    {
+        Description = "Converted model directory (default: $AUTOGLM_MODEL or models/default).",
+        DefaultValueFactory = _ => DefaultModelDirectory(),
+    };
+
+    public static Option<int> Threads() => new("--threads", "-t")
+    {
+        Description = "Worker threads (default: all cores).",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+
+    public static Option<string?> Ids() => new("--ids") { Description = "Comma-separated token ids, fed exactly as given." };
+
+    public static Option<bool> Json() => new("--json") { Description = "Print one JSON object." };
+
+    public static AutoGlmModel Load(string dir, int threads) => AutoGlmModel.Load(dir, new ModelOptions { Threads = threads });
+
+    public static int[] ParseIds(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var ids = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out ids[i]))
+                throw new FormatException($"--ids: '{parts[i]}' is not an integer token id.");
+        if (ids.Length == 0) throw new FormatException("--ids: no token ids given.");
+        return ids;
+    }
+}

@@ -1,0 +1,91 @@
+using System.CommandLine;
+using System.Text.Json;
+using OpenAutoGlm.Engine;
+using OpenAutoGlm.Engine.Generation;
+
+namespace OpenAutoGlm.Cli;
+
+/// <summary><c>autoglm generate</c>: prompt or ids in, streamed text (or one JSON object) out.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "Prompt text (tokenized with the model's tokenizer)." };
+        var ids = CommonOptions.Ids();
+        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "Tokens to generate at most.", DefaultValueFactory = _ => 128 };
+        var temperature = new Option<float>("--temperature") { Description = "Sampling temperature; 0 is greedy.", DefaultValueFactory = _ => 0f };
+        var topK = new Option<int>("--top-k") { Description = "Keep the K most likely tokens (0: off)." };
+        var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1: off).", DefaultValueFactory = _ => 1f };
+        var minP = new Option<float>("--min-p") { Description = "Drop tokens below min-p × the top probability (0: off)." };
+        var repetition = new Option<float>("--repetition-penalty") { Description = "HF repetition penalty (1: off).", DefaultValueFactory = _ => 1f };
+        var seed = new Option<ulong?>("--seed") { Description = "Random seed: same seed, same output." };
+        var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var threads = CommonOptions.Threads();
+        var json = CommonOptions.Json();
+
+        var cmd = new Command("generate", "Generate text from a prompt or from token ids.")
+        {
+            model, prompt, ids, maxNew, temperature, topK, topP, minP, repetition, seed, stop, threads, json,
+        };
+        cmd.SetAction((parse, ct) =>
+        {
+            string? promptText = parse.GetValue(prompt);
+            string? idText = parse.GetValue(ids);
+            if ((promptText is null) == (idText is null))
+                throw new ArgumentException("Give exactly one of --prompt or --ids.");
+            using var m = CommonOptions.Load(parse.GetValue(model)!, parse.GetValue(threads));
+            int[] promptIds = idText is not null ? CommonOptions.ParseIds(idText) : m.Encode(promptText!);
+            var options = new GenerationOptions
+            {
+                MaxNewTokens = parse.GetValue(maxNew),
+                Temperature = parse.GetValue(temperature),
+                TopK = parse.GetValue(topK),
+                TopP = parse.GetValue(topP),
+                MinP = parse.GetValue(minP),
+                RepetitionPenalty = parse.GetValue(repetition),
+                Seed = parse.GetValue(seed),
+                StopStrings = parse.GetValue(stop) ?? [],
+            };
+            bool asJson = parse.GetValue(json);
+            Action<GeneratedToken>? print = asJson ? null : t =>
+            {
+                Console.Out.Write(m.Tokenizer is null ? (t.Id >= 0 ? $"{t.Id} " : "") : t.Text);
+                Console.Out.Flush();
+            };
+            var result = m.Generate(promptIds, options, print, ct);
+            if (asJson) WriteJson(result);
+            else
+            {
+                Console.Out.WriteLine();
+                Console.Error.WriteLine($"[{result.PromptTokens} prompt tokens, {result.Ids.Length} generated ({result.FinishReason}); " +
+                    $"ttft {result.TimeToFirstTokenMs:F1} ms, prefill {result.PrefillTokensPerSecond:F1} tok/s, decode {result.DecodeTokensPerSecond:F1} tok/s]");
+            }
+            return Task.FromResult(0);
+        });
+        return cmd;
+    }
+
+    private static void WriteJson(GenerationResult r)
+    {
+        using var w = new Utf8JsonWriter(Console.OpenStandardOutput(), new JsonWriterOptions { Indented = false });
+        w.WriteStartObject();
+        w.WriteStartArray("ids");
+        foreach (int id in r.Ids) w.WriteNumberValue(id);
+        w.WriteEndArray();
+        w.WriteString("text", r.Text);
+        w.WriteNumber("prompt_tokens", r.PromptTokens);
+        w.WriteString("finish_reason", r.FinishReason switch
+        {
+            FinishReason.StopToken => "stop_token",
+            FinishReason.StopString => "stop_string",
+            _ => "length",
+        });
+        w.WriteNumber("ttft_ms", Math.Round(r.TimeToFirstTokenMs, 3));
+        w.WriteNumber("prefill_tokens_per_s", Math.Round(r.PrefillTokensPerSecond, 3));
+        w.WriteNumber("decode_tokens_per_s", Math.Round(r.DecodeTokensPerSecond, 3));
+        w.WriteEndObject();
+        w.Flush();
+        Console.Out.WriteLine();
+    }
+}

@@ -1,0 +1,30 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+
+namespace OpenAutoGlm.Cli;
+
+/// <summary><c>autoglm logits</c>: float32 little-endian logits of the last position (or every position) to a file.</summary>
+internal static class LogitsCommand
+{
+    public static Command Create()
+    {
+        var model = CommonOptions.Model();
+        var ids = CommonOptions.Ids();
+        ids.Required = true;
+        var output = new Option<string>("--out", "-o") { Description = "Output file (float32 little-endian, [positions, vocab]).", Required = true };
+        var all = new Option<bool>("--all-positions") { Description = "Write every position's logits, not only the last." };
+        var threads = CommonOptions.Threads();
+        var cmd = new Command("logits", "Write the logits of a sequence of token ids.") { model, ids, output, all, threads };
+        cmd.SetAction(parse =>
+        {
+            using var m = CommonOptions.Load(parse.GetValue(model)!, parse.GetValue(threads));
+            var tokens = CommonOptions.ParseIds(parse.GetValue(ids)!);
+            var logits = m.ComputeLogits(tokens, parse.GetValue(all));
+            if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Writing logits needs a little-endian machine.");
+            File.WriteAllBytes(parse.GetValue(output)!, MemoryMarshal.AsBytes(logits.AsSpan()).ToArray());
+            Console.Error.WriteLine($"wrote {logits.Length / m.VocabSize} × {m.VocabSize} logits to {parse.GetValue(output)}");
+            return 0;
+        });
+        return cmd;
+    }
+}

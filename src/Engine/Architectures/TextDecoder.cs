@@ -1,0 +1,192 @@
+using OpenAutoGlm.Kernels.Cpu;
+using OpenAutoGlm.Weights;
+
+namespace OpenAutoGlm.Engine.Architectures;
+
+/// <summary>
+/// The Llama-family decoder on the CPU: Llama, Mistral, Qwen2, GLM-4 and GLM-4-0414 differ only in flags the converter
+/// resolved (q/k/v bias, rotary layout and width, sandwich norms, tied head), so one graph serves them all.
+/// <code>
+/// x = embed(ids)
+/// per layer: x += [post_norm](o(attn(rope(qkv(rms(x))))));  x += [post_norm](down(silu(gate(rms(x))) ⊙ up(rms(x))))
+/// logits = head(rms(x))
+/// </code>
+/// Weights stay in the memory-mapped file; this class only holds pointers into it.
+/// </summary>
+internal sealed unsafe class TextDecoder
+{
+    private readonly Layer[] _layers;
+    private readonly Half* _embedding;  // [V, D]
+    private readonly Half* _head;       // [V, D], the embedding when tied
+    private readonly float* _outputNorm;// [D]
+    private readonly float[] _invFreq;  // [rotaryDim / 2]
+
+    public TextConfig Config { get; }
+    public int QkvWidth { get; }        // (H + 2·H_kv)·d
+
+    public TextDecoder(ModelFile file)
+    {
+        Config = file.Manifest.Text;
+        var c = Config;
+        QkvWidth = (c.NumHeads + 2 * c.NumKvHeads) * c.HeadDim;
+        _embedding = (Half*)file.GetPointer(TensorNames.TokenEmbedding);
+        _head = c.TiedEmbeddings ? _embedding : (Half*)file.GetPointer(TensorNames.Output);
+        _outputNorm = (float*)file.GetPointer(TensorNames.OutputNorm);
+        _invFreq = RopeFrequencies(c);
+        _layers = new Layer[c.NumLayers];
+        for (int i = 0; i < c.NumLayers; i++)
+        {
+            _layers[i] = new Layer
+            {
+                AttnNorm = (float*)file.GetPointer(TensorNames.AttnNorm(i)),
+                Qkv = (Half*)file.GetPointer(TensorNames.AttnQkv(i)),
+                QkvBias = c.QkvBias ? (float*)file.GetPointer(TensorNames.AttnQkvBias(i)) : null,
+                Out = (Half*)file.GetPointer(TensorNames.AttnOut(i)),
+                OutBias = c.OutputBias ? (float*)file.GetPointer(TensorNames.AttnOutBias(i)) : null,
+                AttnPostNorm = c.SandwichNorms ? (float*)file.GetPointer(TensorNames.AttnPostNorm(i)) : null,
+                FfnNorm = (float*)file.GetPointer(TensorNames.FfnNorm(i)),
+                GateUp = (Half*)file.GetPointer(TensorNames.FfnGateUp(i)),
+                Down = (Half*)file.GetPointer(TensorNames.FfnDown(i)),
+                FfnPostNorm = c.SandwichNorms ? (float*)file.GetPointer(TensorNames.FfnPostNorm(i)) : null,
+            };
+        }
+    }
+
+    /// <summary>Bytes of weights one decode step reads (every matrix once, plus the head), for the bandwidth bound.</summary>
+    public long WeightBytesPerToken
+    {
+        get
+        {
+            var c = Config;
+            long perLayer = (long)QkvWidth * c.HiddenSize + (long)c.HiddenSize * c.NumHeads * c.HeadDim
+                + 3L * c.IntermediateSize * c.HiddenSize;
+            return 2 * (perLayer * c.NumLayers + (long)c.VocabSize * c.HiddenSize);
+        }
+    }
+
+    /// <summary>FLOPs of the matrix products for <paramref name="tokens"/> tokens (2 per multiply-add), for the FMA bound.</summary>
+    public double MatmulFlops(int tokens) => WeightBytesPerToken / 2.0 * 2.0 * tokens;
+
+    /// <summary>
+    /// Runs <paramref name="ids"/> (at most <see cref="RunState.MaxTokens"/>) at positions Length(seq).. of the cache, stores their K/V,
+    /// and writes logits of the last token (or of every token when <paramref name="allPositions"/>) to state.Logits.
+    /// </summary>
+    public void Forward(RunState s, KvCacheView cache, ReadOnlySpan<int> ids, bool allPositions)
+    {
+        var c = Config;
+        int T = ids.Length, D = c.HiddenSize, H = c.NumHeads, Hkv = c.NumKvHeads, d = c.HeadDim, I = c.IntermediateSize;
+        int startPos = cache.Length;
+        if (T > s.MaxTokens) throw new ArgumentException($"At most {s.MaxTokens} tokens per forward step, got {T}.", nameof(ids));
+        var pool = s.Pool;
+
+        var x = s.X.AsSpan(0, T * D);
+        var norm = s.Norm.AsSpan(0, T * D);
+        var qkv = s.Qkv.AsSpan(0, T * QkvWidth);
+        var q = s.Q.AsSpan(0, T * H * d);
+        var attn = s.Attn.AsSpan(0, T * H * d);
+        var proj = s.Proj.AsSpan(0, T * D);
+        var gateUp = s.GateUp.AsSpan(0, T * 2 * I);
+        var act = s.Act.AsSpan(0, T * I);
+
+        Embedding.Gather(_embedding, D, ids, x);
+        FillRotaryTables(s, startPos, T);
+
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            ref readonly var w = ref _layers[l];
+            // attention block
+            RmsNorm.Forward(x, new ReadOnlySpan<float>(w.AttnNorm, D), (float)c.RmsNormEps, norm, T);
+            MatMul.Multiply(norm, T, D, w.Qkv, QkvWidth, qkv, pool);
+            if (w.QkvBias != null) VectorOps.AddBias(qkv, T, new ReadOnlySpan<float>(w.QkvBias, QkvWidth));
+            for (int t = 0; t < T; t++)
+            {
+                var row = qkv.Slice(t * QkvWidth, QkvWidth);
+                var cos = s.Cos.AsSpan(t * _invFreq.Length, _invFreq.Length);
+                var sin = s.Sin.AsSpan(t * _invFreq.Length, _invFreq.Length);
+                bool interleaved = c.RopeLayout == RopeLayouts.Interleaved;
+                Rope.Apply(row[..(H * d)], H, d, c.RotaryDim, interleaved, cos, sin);
+                Rope.Apply(row.Slice(H * d, Hkv * d), Hkv, d, c.RotaryDim, interleaved, cos, sin);
+                row[..(H * d)].CopyTo(q.Slice(t * H * d, H * d));
+            }
+            cache.Write(l, startPos, T, qkv[(H * d)..], qkv[((H + Hkv) * d)..], QkvWidth);
+            Attention.Causal(q, T, startPos, cache.Keys(l), cache.Values(l), cache.Capacity, H, Hkv, d, attn, pool);
+            MatMul.Multiply(attn, T, H * d, w.Out, D, proj, pool);
+            if (w.OutBias != null) VectorOps.AddBias(proj, T, new ReadOnlySpan<float>(w.OutBias, D));
+            if (w.AttnPostNorm != null) RmsNorm.Forward(proj, new ReadOnlySpan<float>(w.AttnPostNorm, D), (float)c.RmsNormEps, proj, T);
+            VectorOps.Add(x, proj);
+
+            // MLP block
+            RmsNorm.Forward(x, new ReadOnlySpan<float>(w.FfnNorm, D), (float)c.RmsNormEps, norm, T);
+            MatMul.Multiply(norm, T, D, w.GateUp, 2 * I, gateUp, pool);
+            Activations.SwiGlu(gateUp, T, I, act);
+            MatMul.Multiply(act, T, I, w.Down, D, proj, pool);
+            if (w.FfnPostNorm != null) RmsNorm.Forward(proj, new ReadOnlySpan<float>(w.FfnPostNorm, D), (float)c.RmsNormEps, proj, T);
+            VectorOps.Add(x, proj);
+        }
+        cache.Advance(T);
+
+        int first = allPositions ? 0 : T - 1, rows = T - first;
+        var last = x.Slice(first * D, rows * D);
+        RmsNorm.Forward(last, new ReadOnlySpan<float>(_outputNorm, D), (float)c.RmsNormEps, norm[..(rows * D)], rows);
+        MatMul.Multiply(norm[..(rows * D)], rows, D, _head, c.VocabSize, s.LogitsFor(rows), pool);
+    }
+
+    private void FillRotaryTables(RunState s, int startPos, int tokens)
+    {
+        int half = _invFreq.Length;
+        for (int t = 0; t < tokens; t++)
+            for (int i = 0; i < half; i++)
+            {
+                // fp32 angle, as HF computes position · inv_freq
+                float angle = (startPos + t) * _invFreq[i];
+                s.Cos[t * half + i] = MathF.Cos(angle);
+                s.Sin[t * half + i] = MathF.Sin(angle);
+            }
+    }
+
+    /// <summary>Base frequencies θ^(−2i/r), then the checkpoint's rope_scaling (linear or llama3).</summary>
+    private static float[] RopeFrequencies(TextConfig c)
+    {
+        var f = Rope.InverseFrequencies(c.RotaryDim, c.RopeTheta);
+        if (c.RopeScaling is not { } sc) return f;
+        switch (sc.Type)
+        {
+            case "linear":
+                for (int i = 0; i < f.Length; i++) f[i] = (float)(f[i] / sc.Factor);
+                break;
+            case "llama3":
+                double lowWavelen = sc.OriginalMaxPositionEmbeddings / sc.LowFreqFactor;
+                double highWavelen = sc.OriginalMaxPositionEmbeddings / sc.HighFreqFactor;
+                for (int i = 0; i < f.Length; i++)
+                {
+                    double wavelen = 2 * Math.PI / f[i];
+                    if (wavelen < highWavelen) continue;
+                    if (wavelen > lowWavelen) { f[i] = (float)(f[i] / sc.Factor); continue; }
+                    double smooth = (sc.OriginalMaxPositionEmbeddings / wavelen - sc.LowFreqFactor) / (sc.HighFreqFactor - sc.LowFreqFactor);
+                    f[i] = (float)((1 - smooth) * f[i] / sc.Factor + smooth * f[i]);
+                }
+                break;
+            default:
+                throw new InvalidModelException($"Unsupported rope_scaling type '{sc.Type}' (supported: linear, llama3).");
+        }
+        return f;
+    }
+
+    private struct Layer
+    {
+        public float* AttnNorm, QkvBias, OutBias, AttnPostNorm, FfnNorm, FfnPostNorm;
+        public Half* Qkv, Out, GateUp, Down;
+    }
+}
+
+/// <summary>One sequence of a <see cref="Generation.KvCache"/>, as the decoder sees it.</summary>
+internal readonly struct KvCacheView(Generation.KvCache cache, int sequence)
+{
+    public int Length => cache.Length(sequence);
+    public int Capacity => cache.Capacity(sequence);
+    public float[] Keys(int layer) => cache.Keys(sequence, layer);
+    public float[] Values(int layer) => cache.Values(sequence, layer);
+    public void Write(int layer, int startPos, int tokens, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int rowStride)
+        => cache.Write(sequence, layer, startPos, tokens, k, v, rowStride);
+    public void Advance(int tokens) => cache.Advance(sequence, tokens);
+}
