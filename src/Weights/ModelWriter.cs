@@ -91,7 +91,12 @@ public sealed class ModelWriter : IDisposable
         manifest.TokenizerFile = null;
         if (tokenizerSource is not null)
         {
-            File.Copy(tokenizerSource, Path.Combine(Directory, ModelManifest.DefaultTokenizerFile), overwrite: true);
+            // A byte copy rather than File.Copy: the source's read-only mode must not block the next conversion.
+            string destination = Path.Combine(Directory, ModelManifest.DefaultTokenizerFile);
+            File.Delete(destination);
+            using (var from = File.OpenRead(tokenizerSource))
+            using (var to = File.Create(destination))
+                from.CopyTo(to);
             manifest.TokenizerFile = ModelManifest.DefaultTokenizerFile;
         }
         File.WriteAllText(Path.Combine(Directory, ModelManifest.FileName), manifest.ToJson());

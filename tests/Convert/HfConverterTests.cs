@@ -286,6 +286,7 @@ public class HfConverterTests
         public void Report(ConvertProgress value) => reports.Add(value);
     }
 
+    /// <summary>Also converts a second time into the same directory: the copied read-only tokenizer must not block it.</summary>
     [RequiresSharedModelsFact]
     public void Stories260kConverts()
     {
@@ -305,9 +306,12 @@ public class HfConverterTests
         Assert.Equal([2], model.Manifest.Tokens.Eos);
         Assert.True(model.Manifest.Tokens.AddBos);
         Assert.True(File.Exists(Path.Combine(dir.Path, "tokenizer.json")));
+        model.Dispose();
+        HfConverter.Convert(SharedModels.Stories260kHf, dir.Path, new ConvertOptions());
 
         using var source = SafetensorsCheckpoint.Open(SharedModels.Stories260kHf);
-        Assert.Equal(AsHalfRounded(source.ReadAsSingle("model.embed_tokens.weight")), Widen(model.GetHalf(TensorNames.TokenEmbedding)));
-        Assert.Equal(source.ReadAsSingle("model.layers.4.post_attention_layernorm.weight"), model.GetSingle(TensorNames.FfnNorm(4)).ToArray());
+        using var again = ModelFile.Open(dir.Path, verifyChecksums: true);
+        Assert.Equal(AsHalfRounded(source.ReadAsSingle("model.embed_tokens.weight")), Widen(again.GetHalf(TensorNames.TokenEmbedding)));
+        Assert.Equal(source.ReadAsSingle("model.layers.4.post_attention_layernorm.weight"), again.GetSingle(TensorNames.FfnNorm(4)).ToArray());
     }
 }
