@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -8,6 +9,9 @@ public sealed class ModelManifest
 {
     public const int CurrentFormatVersion = 1;
     public const string FileName = "model.json";
+    public const string DefaultWeightsFile = "weights.bin";
+    public const string DefaultTokenizerFile = "tokenizer.json";
+    public const int DefaultAlignment = 64;
 
     public int FormatVersion { get; set; } = CurrentFormatVersion;
 
@@ -25,10 +29,10 @@ public sealed class ModelManifest
     public string? TokenizerFile { get; set; }
 
     /// <summary>Weights file beside model.json.</summary>
-    public string WeightsFile { get; set; } = "weights.bin";
+    public string WeightsFile { get; set; } = DefaultWeightsFile;
 
     /// <summary>Byte alignment of every tensor in the weights file.</summary>
-    public int Alignment { get; set; } = 64;
+    public int Alignment { get; set; } = DefaultAlignment;
 
     public List<TensorInfo> Tensors { get; set; } = [];
 
@@ -40,6 +44,50 @@ public sealed class ModelManifest
         foreach (var t in Tensors)
             if (t.Name == name) return t;
         return null;
+    }
+
+    /// <summary>
+    /// Checks the hyper-parameters and special tokens for consistency; <paramref name="source"/> names the file in messages.
+    /// Tensors and files are checked by <see cref="ModelFile.Open"/>.
+    /// </summary>
+    public void Validate(string source)
+    {
+        void Require(bool condition, string problem)
+        {
+            if (!condition) throw new InvalidModelException($"{source}: {problem}");
+        }
+
+        Require(FormatVersion == CurrentFormatVersion, $"format version {FormatVersion}; this build reads version {CurrentFormatVersion}.");
+        Require(Architectures.All.Contains(Architecture), $"unknown architecture '{Architecture}' (known: {string.Join(", ", Architectures.All)}).");
+        Require(Alignment > 0 && BitOperations.IsPow2(Alignment), $"alignment {Alignment} is not a power of two.");
+
+        var t = Text ?? throw new InvalidModelException($"{source}: no text configuration.");
+        foreach (var (field, value) in new[]
+                 {
+                     ("vocab_size", t.VocabSize), ("hidden_size", t.HiddenSize), ("intermediate_size", t.IntermediateSize),
+                     ("num_layers", t.NumLayers), ("num_heads", t.NumHeads), ("num_kv_heads", t.NumKvHeads), ("head_dim", t.HeadDim),
+                     ("rotary_dim", t.RotaryDim), ("max_position_embeddings", t.MaxPositionEmbeddings),
+                 })
+            Require(value > 0, $"{field} is {value}; it must be positive.");
+        Require(t.NumHeads % t.NumKvHeads == 0, $"num_heads {t.NumHeads} is not a multiple of num_kv_heads {t.NumKvHeads}.");
+        Require((t.NumHeads + 2L * t.NumKvHeads) * t.HeadDim <= int.MaxValue && 2L * t.IntermediateSize <= int.MaxValue,
+            "(num_heads + 2·num_kv_heads)·head_dim or 2·intermediate_size overflows.");
+        Require(t.RotaryDim % 2 == 0 && t.RotaryDim <= t.HeadDim, $"rotary_dim {t.RotaryDim} must be even and at most head_dim {t.HeadDim}.");
+        Require(RopeLayouts.All.Contains(t.RopeLayout), $"unknown rope_layout '{t.RopeLayout}' (known: {string.Join(", ", RopeLayouts.All)}).");
+        Require(double.IsFinite(t.RopeTheta) && t.RopeTheta > 0, $"rope_theta {t.RopeTheta} must be positive.");
+        Require(double.IsFinite(t.RmsNormEps) && t.RmsNormEps > 0, $"rms_norm_eps {t.RmsNormEps} must be positive.");
+        if (t.RopeScaling is { } s)
+        {
+            Require(s.Type is RopeScaling.Linear or RopeScaling.Llama3, $"rope scaling type '{s.Type}' is not {RopeScaling.Linear} or {RopeScaling.Llama3}.");
+            Require(double.IsFinite(s.Factor) && s.Factor > 0, $"rope scaling factor {s.Factor} must be positive.");
+            if (s.Type == RopeScaling.Llama3)
+                Require(s.LowFreqFactor > 0 && s.HighFreqFactor > s.LowFreqFactor && s.OriginalMaxPositionEmbeddings > 0,
+                    "llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor and a positive original_max_position_embeddings.");
+        }
+
+        var tokens = Tokens ?? throw new InvalidModelException($"{source}: no special tokens.");
+        foreach (int id in (tokens.Eos ?? []).Concat(tokens.Bos is int bos ? [bos] : []).Concat(tokens.Pad is int pad ? [pad] : []))
+            Require(id >= 0 && id < t.VocabSize, $"special token id {id} is outside the vocabulary of {t.VocabSize}.");
     }
 
     public string ToJson() => JsonSerializer.Serialize(this, ManifestJsonContext.Default.ModelManifest);
@@ -60,6 +108,8 @@ public static class Architectures
     public const string Qwen2 = "qwen2";      // Llama + q/k/v bias
     public const string Glm = "glm";          // GLM-4 (glm-4-9b-chat-hf): partial interleaved rotary, q/k/v bias
     public const string Glm4 = "glm4";        // GLM-4-0414: Glm + sandwich norms
+
+    public static IReadOnlyList<string> All { get; } = [Llama, Qwen2, Glm, Glm4];
 }
 
 /// <summary>RoPE pairing inside the rotary part of a head.</summary>
@@ -69,6 +119,8 @@ public static class RopeLayouts
     public const string RotateHalf = "rotate_half";
     /// <summary>Dim 2i pairs with 2i + 1 (GLM; "GPT-J").</summary>
     public const string Interleaved = "interleaved";
+
+    public static IReadOnlyList<string> All { get; } = [RotateHalf, Interleaved];
 }
 
 /// <summary>Decoder hyper-parameters, already resolved from the source config (no defaults left to guess).</summary>
@@ -102,8 +154,11 @@ public sealed class TextConfig
 /// <summary>RoPE frequency scaling (<c>rope_scaling</c> / <c>rope_parameters</c>).</summary>
 public sealed class RopeScaling
 {
+    public const string Linear = "linear";
+    public const string Llama3 = "llama3";
+
     /// <summary>"linear" or "llama3" (others are rejected by the converter).</summary>
-    public string Type { get; set; } = "linear";
+    public string Type { get; set; } = Linear;
     public double Factor { get; set; } = 1.0;
     public double LowFreqFactor { get; set; } = 1.0;
     public double HighFreqFactor { get; set; } = 4.0;
@@ -123,14 +178,25 @@ public sealed class SpecialTokens
 public sealed class TensorInfo
 {
     public string Name { get; set; } = "";
-    /// <summary>"F16" or "F32".</summary>
-    public string DType { get; set; } = "F16";
+    /// <summary>One of <see cref="TensorDTypes"/>.</summary>
+    [JsonPropertyName("dtype")]
+    public string DType { get; set; } = TensorDTypes.F16;
     public long[] Shape { get; set; } = [];
     /// <summary>Byte offset in the weights file (a multiple of the manifest alignment).</summary>
     public long Offset { get; set; }
     public long Length { get; set; }
     /// <summary>XxHash64 of the tensor bytes, 16 lower-case hex digits.</summary>
     public string Checksum { get; set; } = "";
+}
+
+/// <summary>Element types of the converted format: FP16 matrices, F32 norms and biases.</summary>
+public static class TensorDTypes
+{
+    public const string F16 = "F16";
+    public const string F32 = "F32";
+
+    /// <summary>Bytes per element, or 0 for a dtype the format does not have.</summary>
+    public static int SizeOf(string dtype) => dtype switch { F16 => 2, F32 => 4, _ => 0 };
 }
 
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,

@@ -1,0 +1,196 @@
+using System.Text.Json.Nodes;
+using OpenAutoGlm.Weights;
+
+namespace OpenAutoGlm.Tests.Support;
+
+/// <summary>What <see cref="TinyCheckpoint.Write"/> writes. Defaults give a 2-layer GQA model small enough for any test.</summary>
+public sealed record TinyCheckpointSpec
+{
+    /// <summary>Hugging Face architecture string: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, GlmForCausalLM, Glm4ForCausalLM.</summary>
+    public string Architecture { get; init; } = "LlamaForCausalLM";
+    public int VocabSize { get; init; } = 97;
+    public int HiddenSize { get; init; } = 48;
+    public int NumHeads { get; init; } = 4;
+    public int NumKvHeads { get; init; } = 2;
+    /// <summary>Written as <c>head_dim</c>; null leaves it out of config.json (hidden / heads).</summary>
+    public int? HeadDim { get; init; } = 12;
+    public int IntermediateSize { get; init; } = 80;
+    public int NumLayers { get; init; } = 2;
+    public double RmsNormEps { get; init; } = 1e-5;
+    public double RopeTheta { get; init; } = 10000.0;
+    public int MaxPositionEmbeddings { get; init; } = 128;
+    public int BosTokenId { get; init; } = 1;
+    public int[] EosTokenIds { get; init; } = [2];
+    /// <summary><c>attention_bias</c> in config.json; null uses the family default (Glm: true, Llama: false; Qwen2 always has q/k/v bias).</summary>
+    public bool? AttentionBias { get; init; }
+    /// <summary>tie_word_embeddings: true and no lm_head.weight.</summary>
+    public bool Tied { get; init; }
+    public SafetensorsDType DType { get; init; } = SafetensorsDType.F32;
+    /// <summary>Split the tensors over two shards with model.safetensors.index.json.</summary>
+    public bool Sharded { get; init; }
+    public int Seed { get; init; } = 1;
+    /// <summary>A tokenizer.json to copy beside the checkpoint.</summary>
+    public string? TokenizerJsonPath { get; init; }
+    /// <summary>HF tensor names to leave out.</summary>
+    public IReadOnlyCollection<string> Omit { get; init; } = [];
+    /// <summary>Changes a tensor's values (by HF name) before they are stored.</summary>
+    public Action<string, float[]>? EditTensor { get; init; }
+    /// <summary>Changes config.json before it is written.</summary>
+    public Action<JsonObject>? EditConfig { get; init; }
+}
+
+/// <summary>Writes random Hugging Face-layout checkpoints for every supported decoder family, seeded by tensor name.</summary>
+public static class TinyCheckpoint
+{
+    /// <summary>Writes config.json and the safetensors file(s) into <paramref name="dir"/>; returns each tensor's values as stored (after dtype rounding), by HF name.</summary>
+    public static IReadOnlyDictionary<string, float[]> Write(string dir, TinyCheckpointSpec spec)
+    {
+        Directory.CreateDirectory(dir);
+        var shapes = TensorShapes(spec);
+        var values = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        var entries = new List<SafetensorsEntry>();
+        foreach (var (name, shape) in shapes)
+        {
+            if (spec.Omit.Contains(name)) continue;
+            var data = RandomValues(name, shape, spec.Seed);
+            spec.EditTensor?.Invoke(name, data);
+            var entry = SafetensorsEntry.FromSingle(name, shape, data, spec.DType);
+            entries.Add(entry);
+            values[name] = RoundTrip(data, spec.DType);
+        }
+
+        if (spec.Sharded)
+        {
+            int half = entries.Count / 2;
+            var shards = new[] { ("model-00001-of-00002.safetensors", entries[..half]), ("model-00002-of-00002.safetensors", entries[half..]) };
+            var weightMap = new JsonObject();
+            foreach (var (file, shardEntries) in shards)
+            {
+                SafetensorsWriter.Write(Path.Combine(dir, file), shardEntries, new Dictionary<string, string> { ["format"] = "pt" });
+                foreach (var e in shardEntries) weightMap[e.Name] = file;
+            }
+            var index = new JsonObject
+            {
+                ["metadata"] = new JsonObject { ["total_size"] = entries.Sum(e => (long)e.Data.Length) },
+                ["weight_map"] = weightMap,
+            };
+            File.WriteAllText(Path.Combine(dir, SafetensorsCheckpoint.IndexFileName), index.ToJsonString());
+        }
+        else
+        {
+            SafetensorsWriter.Write(Path.Combine(dir, SafetensorsCheckpoint.SingleFileName), entries, new Dictionary<string, string> { ["format"] = "pt" });
+        }
+
+        var config = Config(spec);
+        spec.EditConfig?.Invoke(config);
+        File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
+        if (spec.TokenizerJsonPath is not null) File.Copy(spec.TokenizerJsonPath, Path.Combine(dir, "tokenizer.json"));
+        return values;
+    }
+
+    /// <summary>The HF tensors of <paramref name="spec"/>'s family, with shapes, in checkpoint order.</summary>
+    public static List<(string Name, long[] Shape)> TensorShapes(TinyCheckpointSpec spec)
+    {
+        var (qkvBias, outputBias, fusedGateUp, sandwich) = Flags(spec);
+        long d = spec.HiddenSize, v = spec.VocabSize, ff = spec.IntermediateSize;
+        long headDim = spec.HeadDim ?? spec.HiddenSize / spec.NumHeads;
+        long q = spec.NumHeads * headDim, kv = spec.NumKvHeads * headDim;
+
+        var shapes = new List<(string, long[])> { ("model.embed_tokens.weight", [v, d]) };
+        for (int i = 0; i < spec.NumLayers; i++)
+        {
+            string p = $"model.layers.{i}.";
+            shapes.Add((p + "input_layernorm.weight", [d]));
+            shapes.Add((p + "self_attn.q_proj.weight", [q, d]));
+            shapes.Add((p + "self_attn.k_proj.weight", [kv, d]));
+            shapes.Add((p + "self_attn.v_proj.weight", [kv, d]));
+            if (qkvBias)
+            {
+                shapes.Add((p + "self_attn.q_proj.bias", [q]));
+                shapes.Add((p + "self_attn.k_proj.bias", [kv]));
+                shapes.Add((p + "self_attn.v_proj.bias", [kv]));
+            }
+            shapes.Add((p + "self_attn.o_proj.weight", [d, q]));
+            if (outputBias) shapes.Add((p + "self_attn.o_proj.bias", [d]));
+            if (sandwich) shapes.Add((p + "post_self_attn_layernorm.weight", [d]));
+            shapes.Add((p + "post_attention_layernorm.weight", [d]));
+            if (fusedGateUp)
+            {
+                shapes.Add((p + "mlp.gate_up_proj.weight", [2 * ff, d]));
+            }
+            else
+            {
+                shapes.Add((p + "mlp.gate_proj.weight", [ff, d]));
+                shapes.Add((p + "mlp.up_proj.weight", [ff, d]));
+            }
+            shapes.Add((p + "mlp.down_proj.weight", [d, ff]));
+            if (sandwich) shapes.Add((p + "post_mlp_layernorm.weight", [d]));
+        }
+        shapes.Add(("model.norm.weight", [d]));
+        if (!spec.Tied) shapes.Add(("lm_head.weight", [v, d]));
+        return shapes;
+    }
+
+    private static (bool QkvBias, bool OutputBias, bool FusedGateUp, bool SandwichNorms) Flags(TinyCheckpointSpec spec) => spec.Architecture switch
+    {
+        "LlamaForCausalLM" or "MistralForCausalLM" => (spec.AttentionBias ?? false, spec.AttentionBias ?? false, false, false),
+        "Qwen2ForCausalLM" => (true, false, false, false),
+        "GlmForCausalLM" => (spec.AttentionBias ?? true, false, true, false),
+        "Glm4ForCausalLM" => (spec.AttentionBias ?? true, false, true, true),
+        _ => throw new ArgumentException($"TinyCheckpoint has no layout for '{spec.Architecture}'."),
+    };
+
+    private static JsonObject Config(TinyCheckpointSpec spec)
+    {
+        var config = new JsonObject
+        {
+            ["architectures"] = new JsonArray(spec.Architecture),
+            ["model_type"] = spec.Architecture.Replace("ForCausalLM", "").ToLowerInvariant(),
+            ["vocab_size"] = spec.VocabSize,
+            ["hidden_size"] = spec.HiddenSize,
+            ["intermediate_size"] = spec.IntermediateSize,
+            ["num_hidden_layers"] = spec.NumLayers,
+            ["num_attention_heads"] = spec.NumHeads,
+            ["num_key_value_heads"] = spec.NumKvHeads,
+            ["hidden_act"] = "silu",
+            ["rms_norm_eps"] = spec.RmsNormEps,
+            ["rope_theta"] = spec.RopeTheta,
+            ["max_position_embeddings"] = spec.MaxPositionEmbeddings,
+            ["tie_word_embeddings"] = spec.Tied,
+            ["bos_token_id"] = spec.BosTokenId,
+            ["eos_token_id"] = spec.EosTokenIds.Length == 1 ? spec.EosTokenIds[0] : new JsonArray(spec.EosTokenIds.Select(id => (JsonNode)id).ToArray()),
+            ["torch_dtype"] = spec.DType switch { SafetensorsDType.F16 => "float16", SafetensorsDType.BF16 => "bfloat16", _ => "float32" },
+        };
+        if (spec.HeadDim is int headDim) config["head_dim"] = headDim;
+        if (spec.AttentionBias is bool bias) config["attention_bias"] = bias;
+        return config;
+    }
+
+    /// <summary>Deterministic per tensor: norms near 1, everything else small and centred on 0.</summary>
+    private static float[] RandomValues(string name, long[] shape, int seed)
+    {
+        var random = new Random(unchecked((int)Fnv1a(name) ^ seed));
+        var data = new float[TensorShape.ElementCount(shape, name)];
+        bool isNorm = name.EndsWith("norm.weight", StringComparison.Ordinal);
+        for (int i = 0; i < data.Length; i++)
+        {
+            float u = (float)(random.NextDouble() * 2 - 1);
+            data[i] = isNorm ? 1f + 0.1f * u : 0.5f * u;
+        }
+        return data;
+    }
+
+    private static float[] RoundTrip(float[] data, SafetensorsDType dtype) => dtype switch
+    {
+        SafetensorsDType.F16 => data.Select(x => (float)(Half)x).ToArray(),
+        SafetensorsDType.BF16 => data.Select(x => HalfConversion.BFloat16ToSingle(HalfConversion.SingleToBFloat16(x))).ToArray(),
+        _ => (float[])data.Clone(),
+    };
+
+    private static uint Fnv1a(string text)
+    {
+        uint hash = 2166136261;
+        foreach (char c in text) hash = (hash ^ c) * 16777619;
+        return hash;
+    }
+}
