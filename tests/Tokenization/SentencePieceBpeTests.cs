@@ -9,12 +9,12 @@ namespace OpenAutoGlm.Tests.Tokenization;
 public sealed class SentencePieceBpeTests(ITestOutputHelper output)
 {
     private const string TokenizerPath = "models/stories260k/hf/tokenizer.json";
-    private static readonly Lazy<TextTokenizer> Stories = new(() => TextTokenizer.FromFile(SharedPaths.Get(TokenizerPath)!));
+    private static readonly Lazy<TextTokenizer> Stories = new(() => TextTokenizer.FromFile(SharedModels.Get(TokenizerPath)!));
 
     private static (string Text, int[] Ids) Expected()
     {
-        string text = File.ReadAllText(SharedPaths.Get("models/stories260k/expected_greedy_200.txt")!);
-        using var doc = JsonDocument.Parse(File.ReadAllText(SharedPaths.Get("models/stories260k/expected_greedy_200_ids.json")!));
+        string text = File.ReadAllText(SharedModels.Get("models/stories260k/expected_greedy_200.txt")!);
+        using var doc = JsonDocument.Parse(File.ReadAllText(SharedModels.Get("models/stories260k/expected_greedy_200_ids.json")!));
         return (text, doc.RootElement.GetProperty("generated_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray());
     }
 
@@ -136,7 +136,7 @@ public sealed class SentencePieceBpeTests(ITestOutputHelper output)
     [RequiresHfTokenizersFact]
     public void Stories260k_MatchesHuggingFaceTokenizers()
     {
-        string? path = SharedPaths.Get(TokenizerPath);
+        string? path = SharedModels.Get(TokenizerPath);
         if (path is null)
         {
             return;

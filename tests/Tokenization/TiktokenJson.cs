@@ -46,8 +46,8 @@ internal static class TiktokenJson
             }
             int space = line.IndexOf(' ');
             list.Add(space < 0
-                ? (Convert.FromBase64String(line), list.Count)
-                : (Convert.FromBase64String(line[..space]), int.Parse(line[(space + 1)..])));
+                ? (System.Convert.FromBase64String(line), list.Count)
+                : (System.Convert.FromBase64String(line[..space]), int.Parse(line[(space + 1)..])));
         }
         return list;
     }
