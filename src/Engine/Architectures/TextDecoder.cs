@@ -71,7 +71,7 @@ internal sealed unsafe class TextDecoder
     /// Runs <paramref name="ids"/> (at most <see cref="RunState.MaxTokens"/>) at positions Length(seq).. of the cache, stores their K/V,
     /// and writes logits of the last token (or of every token when <paramref name="allPositions"/>) to state.Logits.
     /// </summary>
-    public void Forward(RunState s, KvCacheView cache, ReadOnlySpan<int> ids, bool allPositions)
+    public void Forward(RunState s, KvCacheView cache, ReadOnlySpan<int> ids, bool allPositions, IFusionStep? fusion = null)
     {
         var c = Config;
         int T = ids.Length, D = c.HiddenSize, H = c.NumHeads, Hkv = c.NumKvHeads, d = c.HeadDim, I = c.IntermediateSize;
@@ -114,6 +114,7 @@ internal sealed unsafe class TextDecoder
             if (w.OutBias != null) VectorOps.AddBias(proj, T, new ReadOnlySpan<float>(w.OutBias, D));
             if (w.AttnPostNorm != null) RmsNorm.Forward(proj, new ReadOnlySpan<float>(w.AttnPostNorm, D), (float)c.RmsNormEps, proj, T);
             VectorOps.Add(x, proj);
+            if (fusion is not null && fusion.AppliesTo(l)) fusion.Apply(l, x, T, pool);
 
             // MLP block
             RmsNorm.Forward(x, new ReadOnlySpan<float>(w.FfnNorm, D), (float)c.RmsNormEps, norm, T);
@@ -177,6 +178,15 @@ internal sealed unsafe class TextDecoder
         public float* AttnNorm, QkvBias, OutBias, AttnPostNorm, FfnNorm, FfnPostNorm;
         public Half* Qkv, Out, GateUp, Down;
     }
+}
+
+/// <summary>Mixes extra context into the residual stream after a layer's attention block (native Open-AutoGLM fusion layers).</summary>
+internal interface IFusionStep
+{
+    bool AppliesTo(int layer);
+
+    /// <summary>Updates <paramref name="x"/> ([tokens, D] residual stream) in place.</summary>
+    void Apply(int layer, Span<float> x, int tokens, WorkerPool pool);
 }
 
 /// <summary>One sequence of a <see cref="Generation.KvCache"/>, as the decoder sees it.</summary>
