@@ -22,7 +22,6 @@ import os
 
 import numpy as np
 import torch
-from PIL import Image
 
 import infer
 import preprocess
@@ -97,7 +96,7 @@ def golden(model_dir, max_new_tokens=40):
     model = load_hf(model_dir)
     tok = Tokenizer.load(os.path.join(model_dir, "tokenizer.json"))
     names = list(EXAMPLE_SPECS)
-    imgs = {n: np.asarray(Image.open(os.path.join(EXAMPLES, n + ".png")).convert("RGB")) for n in names}
+    imgs = {n: preprocess.load_image(os.path.join(EXAMPLES, n + ".png")) for n in names}
     prepared = dict(zip(names, infer.prepare_images(model, [imgs[n] for n in names])))
     rows = dict(zip(names, infer.image_rows(model, [prepared[n] for n in names])))
     out = {"model": os.path.abspath(model_dir), "numerics": "float32 activations, float16-rounded weights",

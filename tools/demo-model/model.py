@@ -281,6 +281,9 @@ class Retrieval(nn.Module):
         self.logit_scale = nn.Parameter(torch.tensor([math.log(10.0)]))
 
 
+GATE_BIAS_INIT = 0.0
+
+
 def normalize(x):
     return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
@@ -307,9 +310,9 @@ class OpenAutoGlm(nn.Module):
                 nn.init.zeros_(p)
             elif p.dim() == 2 and "pos_embed" not in name:
                 nn.init.normal_(p, std=0.02)
-        for layer in self.model.layers:                     # gates start mostly closed: g ~ 0.12
+        for layer in self.model.layers:                     # gates start half open: g ~ 0.5
             if layer.fusion:
-                nn.init.constant_(layer.fusion_gate.bias, -2.0)
+                nn.init.constant_(layer.fusion_gate.bias, GATE_BIAS_INIT)
 
     # -- pieces, each one formula of the spec
 

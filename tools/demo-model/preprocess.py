@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 
 THUMB = 64
 SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
@@ -20,6 +20,18 @@ class Prepared:
     resolution: int
     valid: bool               # confidence >= min_image_confidence
     patches: torch.Tensor     # [g*g, 3*p*p] float32, row-major grid, index ch*p*p + i*p + j
+
+
+def load_image(path: str) -> np.ndarray:
+    """Decode to uint8 RGB [H, W, 3]: EXIF orientation applied, alpha dropped (not composited),
+    grayscale replicated, palettes expanded."""
+    im = ImageOps.exif_transpose(Image.open(path))
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA"):
+        im = im.convert("RGBA").split()[:3]
+        im = Image.merge("RGB", im)
+    return np.asarray(im.convert("RGB"), np.uint8)
 
 
 def luma_thumbnail(img: np.ndarray) -> torch.Tensor:

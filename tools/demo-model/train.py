@@ -90,6 +90,22 @@ WEIGHTS = {"lm": 1.0, "retrieval": 0.5, "imputer": 1.0, "task": 1.0}
 
 
 @torch.no_grad()
+def image_use(model, tok, seed, size=48, batches=2):
+    """Answer loss with the right images, with images rotated by one within the batch, and with
+    no images: the gap shows how much the answers depend on the pictures."""
+    d = model.config["text_config"]["hidden_size"]
+    tot = {"right_images": 0.0, "wrong_images": 0.0, "no_images": 0.0}
+    for s in range(batches):
+        b = batch(model, tok, seed + 1, s, size, 0.0)
+        rows = infer.image_rows(model, b["prepared"])
+        for key, ctx in (("right_images", rows), ("wrong_images", rows[1:] + rows[:1]),
+                         ("no_images", [torch.zeros(0, d)] * size)):
+            lg = model.forward_lm(b["ids"], model.visual_context(ctx, d))
+            tot[key] += float(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), b["tgt"].reshape(-1))) / batches
+    return {k: round(v, 4) for k, v in tot.items()}
+
+
+@torch.no_grad()
 def evaluate(model, tok, count=96, seed=EVAL_SEED, batch_size=32):
     """Exact-match accuracy of greedy answers per task family, instruction-class accuracy,
     and image->text retrieval top-1 within groups of `batch_size`."""
@@ -115,11 +131,12 @@ def evaluate(model, tok, count=96, seed=EVAL_SEED, batch_size=32):
         z_txt = torch.cat([model.text_embedding(torch.tensor([d]), torch.ones(1, len(d))) for d in dids])
         best = (z_img @ z_txt.t()).argmax(1)
         ret_ok += sum(int(part[int(j)].description == part[i].description) for i, j in enumerate(best))
+    use = image_use(model, tok, seed)
     model.train()
     acc = {k: correct[k] / total[k] for k in sorted(total)}
     acc["all"] = sum(correct.values()) / count
     return {"answer_exact_match": acc, "instruction_accuracy": cls_ok / count,
-            "retrieval_top1": ret_ok / count, "count": count}
+            "retrieval_top1": ret_ok / count, "count": count, "answer_loss_by_images": use}
 
 
 def main():
