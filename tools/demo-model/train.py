@@ -1,6 +1,6 @@
 """Train the demo Open-AutoGLM model on the synthetic world.
 
-    OMP_NUM_THREADS=1 nice -n 19 /usr/bin/python3 train.py --steps 4000 --threads 1 --out out
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 nice -n 19 /usr/bin/python3 train.py --steps 5000 --threads 1 --out out
 
 Losses: next-token cross-entropy on answer tokens (+ <|eos|>); symmetric contrastive loss
 between z_img and z_txt of the image's description; MSE of the imputer output v̂ against the
@@ -141,7 +141,7 @@ def evaluate(model, tok, count=96, seed=EVAL_SEED, batch_size=32):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="out")
     ap.add_argument("--batch-size", type=int, default=24)
