@@ -86,3 +86,25 @@ public sealed class AvailabilityTests
         Assert.Equal("libcuda.so.1", NativeLibraryResolver.Candidates(NativeLibraryResolver.Cuda)[0]);
     }
 }
+
+public sealed class ParityTests
+{
+    [GpuFact]
+    public void Gpu_matches_emulation_for_every_op()
+    {
+        if (!EmuBackend.IsAvailable(out string reason)) Assert.Fail(reason);
+        using var gpu = CudaBackend.Open();
+        using var emu = EmuBackend.Create();
+        IReadOnlyList<KernelParityRow> rows = KernelParity.Run(gpu, emu);
+        Assert.All(rows, r => Assert.True(r.Passed, $"{r.Op}: max rel error {r.MaxRelError:g3}"));
+    }
+
+    [EmulationFact]
+    public void Parity_harness_runs_on_emulation()
+    {
+        using var a = EmuBackend.Create();
+        IReadOnlyList<KernelParityRow> rows = KernelParity.Run(a, a, headDim: 64, gqa: 4);
+        Assert.True(rows.Count >= 12);
+        Assert.All(rows, r => Assert.True(r.Passed && r.MaxAbsError == 0, $"{r.Op}: {r.MaxAbsError}"));
+    }
+}

@@ -35,10 +35,21 @@ public sealed class CudaDeviceMemory(CudaContextHandle context) : IDeviceMemory
     }
 }
 
-/// <summary>Makes a context current on this thread for a scope.</summary>
+/// <summary>Makes a context current on the calling thread (driver calls act on the thread's current context).</summary>
 internal readonly struct CurrentContext : IDisposable
 {
-    public CurrentContext(CudaContextHandle ctx) => CudaCheck.Check(CuDriver.cuCtxSetCurrent(ctx.DangerousGetHandle()), ctx.Device);
+    [ThreadStatic] private static nint _current;
+
+    public CurrentContext(CudaContextHandle ctx) => Ensure(ctx);
+
+    public static void Ensure(CudaContextHandle ctx)
+    {
+        nint raw = ctx.DangerousGetHandle();
+        if (_current == raw) return;
+        CudaCheck.Check(CuDriver.cuCtxSetCurrent(raw), ctx.Device);
+        _current = raw;
+    }
+
     public void Dispose() { }
 }
 
@@ -119,7 +130,7 @@ public sealed class CudaBackend : IKernelBackend
         CudaCheck.Check(CuDriver.cuDeviceGetName(name, 256, dev), ordinal);
         DeviceName = Marshal.PtrToStringUTF8((nint)name) ?? "?";
         Context = CudaContextHandle.RetainPrimary(dev);
-        CudaCheck.Check(CuDriver.cuCtxSetCurrent(Context.DangerousGetHandle()), ordinal);
+        CurrentContext.Ensure(Context);
         Stream = new CudaStream(Context);
         Memory = new CudaDeviceMemory(Context);
     }
@@ -162,6 +173,7 @@ public sealed class CudaBackend : IKernelBackend
 
     public unsafe CudaFunction GetFunction(string sourceName, string kernelName, KernelDefines defines)
     {
+        CurrentContext.Ensure(Context);
         lock (_gate)
         {
             if (_functions.TryGetValue((sourceName, defines.Key, kernelName), out CudaFunction f)) return f;
@@ -189,13 +201,18 @@ public sealed class CudaBackend : IKernelBackend
 
     public unsafe void Launch(CudaFunction function, Dim3 grid, Dim3 block, uint sharedBytes, scoped ref KernelArgs args)
     {
+        CurrentContext.Ensure(Context);
         void** ptrs = stackalloc void*[Math.Max(args.Count, 1)];
         args.FillPointers(ptrs);
         CudaCheck.Check(CuDriver.cuLaunchKernel(function.Handle, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
-            sharedBytes, Stream.Raw, ptrs, null), Context.Device, function.Name);
+            sharedBytes, Stream.Raw, ptrs, null), Context.Device, $"cuLaunchKernel({function.Name})");
     }
 
-    public void Synchronize() => Stream.Synchronize();
+    public void Synchronize()
+    {
+        CurrentContext.Ensure(Context);
+        Stream.Synchronize();
+    }
 
     public void Dispose()
     {

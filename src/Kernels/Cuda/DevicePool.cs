@@ -26,7 +26,7 @@ public sealed class HostDeviceMemory : IDeviceMemory
 
     public unsafe void CopyToDevice(DevicePtr dst, void* src, long bytes) => Buffer.MemoryCopy(src, (void*)dst.Value, bytes, bytes);
     public unsafe void CopyToHost(void* dst, DevicePtr src, long bytes) => Buffer.MemoryCopy((void*)src.Value, dst, bytes, bytes);
-    public unsafe void Fill(DevicePtr dst, byte value, long bytes) => new Span<byte>((void*)dst.Value, checked((int)bytes)).Fill(value);
+    public unsafe void Fill(DevicePtr dst, byte value, long bytes) => NativeMemory.Fill((void*)dst.Value, (nuint)bytes, value);
 }
 
 /// <summary>
