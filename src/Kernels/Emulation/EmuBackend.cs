@@ -61,6 +61,14 @@ public sealed partial class EmuBackend : IKernelBackend
     {
         if (!IsAvailable(out string reason)) throw new CudaException($"CUDA emulation unavailable: {reason}");
         string dir = cacheDirectory ?? Path.Combine(KernelCompiler.DefaultCacheDirectory(), "emu");
+        try
+        {
+            Directory.CreateDirectory(dir);
+        }
+        catch (Exception e) when (cacheDirectory is null && e is IOException or UnauthorizedAccessException)
+        {
+            dir = Path.Combine(Path.GetTempPath(), "openautoglm-emu"); // read-only home: build under the temp directory
+        }
         return new EmuBackend(CompilerPath(), reason, dir);
     }
 
