@@ -19,6 +19,10 @@ public sealed record ModelOptions
     public int PrefillChunk { get; init; } = 256;
     /// <summary>Context length override (at most the model's max_position_embeddings).</summary>
     public int? ContextLength { get; init; }
+    /// <summary>"cpu" (default), "cuda", "cuda:N", "cuda-emu" (the CUDA kernels run on the CPU) or "auto" (CUDA when usable, else CPU).</summary>
+    public string Device { get; init; } = "cpu";
+    /// <summary>Receives one-line notices such as the CPU fallback of "auto".</summary>
+    public Action<string>? Log { get; init; }
 }
 
 /// <summary>
@@ -29,17 +33,19 @@ public sealed class AutoGlmModel : IDisposable
 {
     private readonly ModelFile _file;
     private readonly TextDecoder _decoder;
+    private readonly Backends.CudaTextDecoder? _cuda;
     private readonly ModelOptions _options;
     private readonly ConcurrentBag<Session> _idle = [];
     private readonly int[] _endOfSequence;
     private int _disposed;
 
-    private AutoGlmModel(ModelFile file, TextTokenizer? tokenizer, ModelOptions options)
+    private AutoGlmModel(ModelFile file, TextTokenizer? tokenizer, ModelOptions options, Backends.CudaTextDecoder? cuda)
     {
         _file = file;
         _options = options;
         Tokenizer = tokenizer;
         _decoder = new TextDecoder(file);
+        _cuda = cuda;
         var text = file.Manifest.Text;
         ContextLength = Math.Min(options.ContextLength ?? text.MaxPositionEmbeddings, text.MaxPositionEmbeddings);
         _endOfSequence = file.Manifest.Tokens.Eos;
@@ -56,7 +62,8 @@ public sealed class AutoGlmModel : IDisposable
         {
             var manifest = file.Manifest;
             TextTokenizer? tokenizer = manifest.TokenizerFile is { } tf ? TextTokenizer.FromFile(Path.Combine(directory, tf)) : null;
-            return new AutoGlmModel(file, tokenizer, options);
+            var cuda = Backends.DeviceSelection.Open(file, options.Device, options.Log);
+            return new AutoGlmModel(file, tokenizer, options, cuda);
         }
         catch
         {
@@ -74,6 +81,9 @@ public sealed class AutoGlmModel : IDisposable
     public int ContextLength { get; }
 
     public int VocabSize => _file.Manifest.Text.VocabSize;
+
+    /// <summary>Where the forward passes run: "cpu", "cuda" or "cuda-emu".</summary>
+    public string Device => _cuda?.DeviceName ?? "cpu";
 
     /// <summary>Weight bytes one decode step reads: the numerator of the memory-bandwidth bound.</summary>
     public long WeightBytesPerToken => _decoder.WeightBytesPerToken;
@@ -125,15 +135,15 @@ public sealed class AutoGlmModel : IDisposable
             int V = VocabSize;
             var result = new float[(allPositions ? ids.Count : 1) * V];
             int done = 0;
-            var buffer = new int[Math.Min(ids.Count, session.State.MaxTokens)];
+            var buffer = new int[Math.Min(ids.Count, session.MaxTokens)];
             while (done < ids.Count)
             {
-                int n = Math.Min(session.State.MaxTokens, ids.Count - done);
+                int n = Math.Min(session.MaxTokens, ids.Count - done);
                 for (int i = 0; i < n; i++) buffer[i] = ids[done + i];
                 bool last = done + n == ids.Count;
-                _decoder.Forward(session.State, session.View, buffer.AsSpan(0, n), allPositions);
-                if (allPositions) session.State.Logits.AsSpan(0, n * V).CopyTo(result.AsSpan(done * V));
-                else if (last) session.State.Logits.AsSpan(0, V).CopyTo(result);
+                session.Forward(buffer.AsSpan(0, n), allPositions);
+                if (allPositions) session.Logits.AsSpan(0, n * V).CopyTo(result.AsSpan(done * V));
+                else if (last) session.Logits.AsSpan(0, V).CopyTo(result);
                 done += n;
             }
             return result;
@@ -156,8 +166,12 @@ public sealed class AutoGlmModel : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         if (!_idle.TryTake(out var s))
-            s = new Session(new RunState(_file.Manifest.Text, _options.PrefillChunk, _options.Threads),
-                new KvCache(_file.Manifest.Text.NumLayers, _file.Manifest.Text.NumKvHeads, _file.Manifest.Text.HeadDim));
+        {
+            var text = _file.Manifest.Text;
+            s = _cuda is not null
+                ? new CudaSession(_cuda.CreateSession(_options.PrefillChunk))
+                : new CpuSession(_decoder, new RunState(text, _options.PrefillChunk, _options.Threads), new KvCache(text.NumLayers, text.NumKvHeads, text.HeadDim));
+        }
         s.Begin(capacity);
         return s;
     }
@@ -165,29 +179,53 @@ public sealed class AutoGlmModel : IDisposable
     private void Return(Session s)
     {
         s.End();
-        if (_disposed != 0) s.State.Dispose();
+        if (_disposed != 0) s.Dispose();
         else _idle.Add(s);
     }
 
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        while (_idle.TryTake(out var s)) s.State.Dispose();
+        while (_idle.TryTake(out var s)) s.Dispose();
+        _cuda?.Dispose();
         _file.Dispose();
     }
 
     /// <summary>Buffers, threads and one KV-cache sequence owned by one generation at a time.</summary>
-    private sealed class Session(RunState state, KvCache cache)
+    private abstract class Session : IDisposable
     {
-        public RunState State { get; } = state;
+        public abstract int MaxTokens { get; }
+        /// <summary>[rows, V] logits of the last Forward.</summary>
+        public abstract float[] Logits { get; }
+        public abstract void Begin(int capacity);
+        public abstract void End();
+        public abstract void Forward(ReadOnlySpan<int> ids, bool allPositions);
+        public abstract void Dispose();
+    }
+
+    private sealed class CpuSession(TextDecoder decoder, RunState state, KvCache cache) : Session
+    {
         private int _sequence = -1;
-        public KvCacheView View => new(cache, _sequence);
-        public void Begin(int capacity) => _sequence = cache.AddSequence(capacity);
-        public void End()
+        public override int MaxTokens => state.MaxTokens;
+        public override float[] Logits => state.Logits;
+        public override void Begin(int capacity) => _sequence = cache.AddSequence(capacity);
+        public override void End()
         {
             if (_sequence >= 0) cache.RemoveSequence(_sequence);
             _sequence = -1;
         }
+        public override void Forward(ReadOnlySpan<int> ids, bool allPositions) => decoder.Forward(state, new KvCacheView(cache, _sequence), ids, allPositions);
+        public override void Dispose() => state.Dispose();
+    }
+
+    private sealed class CudaSession(Backends.CudaTextDecoder.Session session) : Session
+    {
+        public override int MaxTokens => session.MaxTokens;
+        public override float[] Logits => session.Logits;
+        public override void Begin(int capacity) => session.Begin(capacity);
+        public override void End() => session.End();
+        public override void Forward(ReadOnlySpan<int> ids, bool allPositions) => session.Forward(ids, allPositions);
+        public override void Dispose() => session.Dispose();
     }
 
     /// <summary>One generation: prefill, then sample/forward until a stop condition. Steps() yields each token.</summary>
@@ -229,7 +267,6 @@ public sealed class AutoGlmModel : IDisposable
             var session = model.Rent(_prompt.Length + maxNew);
             try
             {
-                var state = session.State;
                 var sampler = new Sampler(model.VocabSize, _options);
                 var history = new int[_prompt.Length + maxNew];
                 _prompt.CopyTo(history, 0);
@@ -237,11 +274,11 @@ public sealed class AutoGlmModel : IDisposable
                 var stopText = new StopStringMatcher(_options.StopStrings);
                 var clock = Stopwatch.StartNew();
 
-                for (int done = 0; done < _prompt.Length; done += state.MaxTokens)
+                for (int done = 0; done < _prompt.Length; done += session.MaxTokens)
                 {
                     ct.ThrowIfCancellationRequested();
-                    int n = Math.Min(state.MaxTokens, _prompt.Length - done);
-                    model._decoder.Forward(state, session.View, _prompt.AsSpan(done, n), allPositions: false);
+                    int n = Math.Min(session.MaxTokens, _prompt.Length - done);
+                    session.Forward(_prompt.AsSpan(done, n), allPositions: false);
                 }
                 _prefillSeconds = clock.Elapsed.TotalSeconds;
                 var one = new int[1];
@@ -249,7 +286,7 @@ public sealed class AutoGlmModel : IDisposable
                 for (int step = 0; step < maxNew; step++)
                 {
                     ct.ThrowIfCancellationRequested();
-                    int token = sampler.Sample(state.Logits.AsSpan(0, model.VocabSize), history.AsSpan(0, _prompt.Length + step));
+                    int token = sampler.Sample(session.Logits.AsSpan(0, model.VocabSize), history.AsSpan(0, _prompt.Length + step));
                     if (step == 0) _ttftMs = clock.Elapsed.TotalMilliseconds;
                     if (IsStopToken(token)) { _finish = FinishReason.StopToken; break; }
                     history[_prompt.Length + step] = token;
@@ -265,7 +302,7 @@ public sealed class AutoGlmModel : IDisposable
                     if (step + 1 == maxNew) break;
                     one[0] = token;
                     var t0 = clock.Elapsed.TotalSeconds;
-                    model._decoder.Forward(state, session.View, one, allPositions: false);
+                    session.Forward(one, allPositions: false);
                     _decodeSeconds += clock.Elapsed.TotalSeconds - t0;
                 }
                 if (_finish != FinishReason.StopString && streaming is not null)

@@ -361,6 +361,19 @@ public sealed class EmulationOpTests(EmuFixture fixture) : IClassFixture<EmuFixt
     }
 
     [EmulationFact]
+    public void Bias_add_broadcasts_over_rows()
+    {
+        var r = new Random(12);
+        const int rows = 5, cols = 37;
+        float[] y = Randn(r, rows * cols), b = Randn(r, cols);
+        using var pool = new DevicePool(B.Memory);
+        var dy = pool.Upload<float>(y);
+        BiasAdd.Run(B, dy, pool.Upload<float>(b), rows, cols);
+        double[] expected = [.. Enumerable.Range(0, rows * cols).Select(i => (double)y[i] + b[i % cols])];
+        AssertClose(dy.Download<float>(), expected, 1e-6, "bias");
+    }
+
+    [EmulationFact]
     public void SwiGlu_on_fused_gate_up_and_gelu_variants()
     {
         var r = new Random(11);

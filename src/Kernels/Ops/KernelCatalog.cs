@@ -28,6 +28,7 @@ public static class KernelCatalog
             new(Gemv.Source, KernelDefines.None),
             new(Gemm.Source, KernelDefines.None),
             new(FusionGate.Source, KernelDefines.None),
+            new(BiasAdd.Source, KernelDefines.None),
             new(Activations.Source, KernelDefines.None),
             new(Softmax.Source, KernelDefines.None),
             new(Sampling.Source, KernelDefines.None),

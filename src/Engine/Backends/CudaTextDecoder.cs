@@ -1,0 +1,222 @@
+using OpenAutoGlm.Kernels.Cuda;
+using OpenAutoGlm.Kernels.Ops;
+using OpenAutoGlm.Weights;
+
+namespace OpenAutoGlm.Engine.Backends;
+
+/// <summary>
+/// The Llama-family decoder on a CUDA backend (a GPU, or the same kernels under CPU emulation): the graph of
+/// <see cref="Architectures.TextDecoder"/> built from the NVRTC-compiled ops. Weights are uploaded once into one pool per
+/// model (matrices FP16; norm weights FP16 because the norm kernels read them so; biases FP32); each session owns its
+/// activations and an FP16 KV cache. Launches are serialized: one stream, one forward at a time.
+/// </summary>
+internal sealed class CudaTextDecoder : IDisposable
+{
+    private readonly IKernelBackend _backend;
+    private readonly DevicePool _weights;
+    private readonly Layer[] _layers;
+    private readonly DevicePtr _embedding, _head, _outputNorm;
+    private readonly Lock _launchLock = new();
+
+    public TextConfig Config { get; }
+    public string DeviceName => _backend.Name;
+
+    public CudaTextDecoder(ModelFile file, IKernelBackend backend)
+    {
+        var c = file.Manifest.Text;
+        if (c.RopeScaling is not null)
+            throw new NotSupportedException($"The CUDA backend does not implement rope_scaling '{c.RopeScaling.Type}' yet; use the CPU backend.");
+        if (c.HeadDim % 32 != 0)
+            throw new NotSupportedException($"The CUDA attention kernels need head_dim to be a multiple of 32 (model has {c.HeadDim}); use the CPU backend.");
+        Config = c;
+        _backend = backend;
+        _weights = new DevicePool(backend.Memory, "weights");
+        try
+        {
+            DevicePtr Matrix(string name) => _weights.Upload(file.GetHalf(name));
+            DevicePtr Norm(string name)
+            {
+                var src = file.GetSingle(name);
+                var half = new Half[src.Length];
+                for (int i = 0; i < src.Length; i++) half[i] = (Half)src[i];
+                return _weights.Upload<Half>(half);
+            }
+            DevicePtr Bias(string name) => _weights.Upload(file.GetSingle(name));
+
+            _embedding = Matrix(TensorNames.TokenEmbedding);
+            _head = c.TiedEmbeddings ? _embedding : Matrix(TensorNames.Output);
+            _outputNorm = Norm(TensorNames.OutputNorm);
+            _layers = new Layer[c.NumLayers];
+            for (int i = 0; i < c.NumLayers; i++)
+                _layers[i] = new Layer
+                {
+                    AttnNorm = Norm(TensorNames.AttnNorm(i)),
+                    Qkv = Matrix(TensorNames.AttnQkv(i)),
+                    QkvBias = c.QkvBias ? Bias(TensorNames.AttnQkvBias(i)) : default,
+                    Out = Matrix(TensorNames.AttnOut(i)),
+                    OutBias = c.OutputBias ? Bias(TensorNames.AttnOutBias(i)) : default,
+                    AttnPostNorm = c.SandwichNorms ? Norm(TensorNames.AttnPostNorm(i)) : default,
+                    FfnNorm = Norm(TensorNames.FfnNorm(i)),
+                    GateUp = Matrix(TensorNames.FfnGateUp(i)),
+                    Down = Matrix(TensorNames.FfnDown(i)),
+                    FfnPostNorm = c.SandwichNorms ? Norm(TensorNames.FfnPostNorm(i)) : default,
+                };
+        }
+        catch
+        {
+            _weights.Dispose();
+            throw;
+        }
+    }
+
+    public Session CreateSession(int maxTokens) => new(this, maxTokens);
+
+    public void Dispose() => _weights.Dispose();
+
+    private struct Layer
+    {
+        public DevicePtr AttnNorm, Qkv, QkvBias, Out, OutBias, AttnPostNorm, FfnNorm, GateUp, Down, FfnPostNorm;
+    }
+
+    /// <summary>Activation buffers and one KV-cache sequence on the device, for one generation at a time.</summary>
+    internal sealed class Session : IDisposable
+    {
+        private readonly CudaTextDecoder _d;
+        private readonly DevicePool _pool;
+        private readonly DeviceBuffer _x, _norm, _q, _k, _v, _attn, _proj, _gateUp, _act, _ids, _positions, _decodeScratch, _halfScratch;
+        private DeviceBuffer? _logits;
+        private DeviceBuffer[] _keys = [], _values = [];
+        private int _capacity, _length;
+        private int[] _hostPositions;
+
+        public Session(CudaTextDecoder decoder, int maxTokens)
+        {
+            _d = decoder;
+            var c = decoder.Config;
+            MaxTokens = maxTokens;
+            _pool = new DevicePool(decoder._backend.Memory, "session");
+            long T = maxTokens;
+            _x = _pool.Allocate<float>(T * c.HiddenSize);                      // [T, D] residual stream
+            _norm = _pool.Allocate<float>(T * c.HiddenSize);                   // [T, D]
+            _q = _pool.Allocate<float>(T * c.NumHeads * c.HeadDim);            // [T, H, d]
+            _k = _pool.Allocate<float>(T * c.NumKvHeads * c.HeadDim);          // [T, H_kv, d]
+            _v = _pool.Allocate<float>(T * c.NumKvHeads * c.HeadDim);          // [T, H_kv, d]
+            _attn = _pool.Allocate<float>(T * c.NumHeads * c.HeadDim);         // [T, H·d]
+            _proj = _pool.Allocate<float>(T * c.HiddenSize);                   // [T, D]
+            _gateUp = _pool.Allocate<float>(T * 2 * c.IntermediateSize);       // [T, 2I]
+            _act = _pool.Allocate<float>(T * c.IntermediateSize);              // [T, I]
+            _ids = _pool.Allocate<int>(T);
+            _positions = _pool.Allocate<int>(T);
+            _decodeScratch = _pool.Allocate<float>(AttentionDecode.ScratchFloats(c.NumHeads, c.HeadDim));
+            long widest = Math.Max(Math.Max(c.HiddenSize, c.IntermediateSize), c.NumHeads * c.HeadDim);
+            _halfScratch = _pool.Allocate<Half>(T * widest);                  // FP16 copy of a GEMM input for cuBLAS
+            _hostPositions = new int[maxTokens];
+            Logits = new float[c.VocabSize];
+        }
+
+        public int MaxTokens { get; }
+        public int Length => _length;
+        public float[] Logits { get; private set; }
+
+        public void Begin(int capacity)
+        {
+            var c = _d.Config;
+            if (capacity > _capacity)
+            {
+                foreach (var b in _keys) b.Dispose();
+                foreach (var b in _values) b.Dispose();
+                _keys = new DeviceBuffer[c.NumLayers];
+                _values = new DeviceBuffer[c.NumLayers];
+                for (int l = 0; l < c.NumLayers; l++)
+                {
+                    _keys[l] = _pool.Allocate<Half>((long)c.NumKvHeads * capacity * c.HeadDim);   // [H_kv, capacity, d]
+                    _values[l] = _pool.Allocate<Half>((long)c.NumKvHeads * capacity * c.HeadDim);
+                }
+                _capacity = capacity;
+            }
+            _length = 0;
+        }
+
+        public void End() => _length = 0;
+
+        /// <summary>Runs <paramref name="ids"/> after the cached positions; Logits receives the last row (or every row).</summary>
+        public void Forward(ReadOnlySpan<int> ids, bool allPositions)
+        {
+            lock (_d._launchLock) Run(ids, allPositions);
+        }
+
+        private void Run(ReadOnlySpan<int> ids, bool allPositions)
+        {
+            var c = _d.Config;
+            var B = _d._backend;
+            int T = ids.Length, D = c.HiddenSize, H = c.NumHeads, Hkv = c.NumKvHeads, d = c.HeadDim, I = c.IntermediateSize;
+            int startPos = _length;
+            if (T > MaxTokens) throw new ArgumentException($"At most {MaxTokens} tokens per forward step, got {T}.", nameof(ids));
+            if (startPos + T > _capacity) throw new InvalidOperationException($"KV cache is full: {startPos + T} > capacity {_capacity}.");
+            float eps = (float)c.RmsNormEps, scale = 1f / MathF.Sqrt(d);
+            var mode = c.RopeLayout == RopeLayouts.Interleaved ? RopeMode.Interleaved : RopeMode.RotateHalf;
+
+            _ids.Upload(ids);
+            for (int t = 0; t < T; t++) _hostPositions[t] = startPos + t;
+            _positions.Upload<int>(_hostPositions.AsSpan(0, T));
+            Embedding.Gather(B, _d._embedding, _ids, _x, T, c.VocabSize, D);
+
+            DevicePtr residual = default;
+            for (int layer = 0; layer < _d._layers.Length; layer++)
+            {
+                ref readonly var w = ref _d._layers[layer];
+                RmsNorm.Run(B, _x, residual, w.AttnNorm, _norm, T, D, eps);
+                // q, k and v come from row blocks of the fused [q | k | v] weight
+                MatMul(_norm, w.Qkv, _q, T, H * d, D);
+                MatMul(_norm, w.Qkv.Offset(2L * H * d * D), _k, T, Hkv * d, D);
+                MatMul(_norm, w.Qkv.Offset(2L * (H + Hkv) * d * D), _v, T, Hkv * d, D);
+                if (!w.QkvBias.IsNull)
+                {
+                    BiasAdd.Run(B, _q, w.QkvBias, T, H * d);
+                    BiasAdd.Run(B, _k, w.QkvBias.Offset(4L * H * d), T, Hkv * d);
+                    BiasAdd.Run(B, _v, w.QkvBias.Offset(4L * (H + Hkv) * d), T, Hkv * d);
+                }
+                Rope.Apply(B, _q, _positions, T, H, d, c.RotaryDim, (float)c.RopeTheta, mode);
+                Rope.Apply(B, _k, _positions, T, Hkv, d, c.RotaryDim, (float)c.RopeTheta, mode);
+                KvCache.Store(B, _k, _keys[layer], T, Hkv, d, _capacity, startPos);
+                KvCache.Store(B, _v, _values[layer], T, Hkv, d, _capacity, startPos);
+                if (T == 1)
+                    AttentionDecode.Run(B, _q, _keys[layer], _values[layer], _decodeScratch, _attn, H, Hkv, d, startPos + 1, _capacity, scale);
+                else
+                    AttentionPrefill.Run(B, _q, _keys[layer], _values[layer], _attn, T, H, Hkv, d, startPos + T, _capacity, startPos, scale, causal: true);
+                MatMul(_attn, w.Out, _proj, T, D, H * d);
+                if (!w.OutBias.IsNull) BiasAdd.Run(B, _proj, w.OutBias, T, D);
+                if (!w.AttnPostNorm.IsNull) RmsNorm.Run(B, _proj, default, w.AttnPostNorm, _proj, T, D, eps);
+
+                RmsNorm.Run(B, _x, _proj, w.FfnNorm, _norm, T, D, eps);
+                MatMul(_norm, w.GateUp, _gateUp, T, 2 * I, D);
+                Activations.SwiGlu(B, _gateUp, _gateUp.Ptr.Offset(4L * I), _act, T, I, 2 * I, I);
+                MatMul(_act, w.Down, _proj, T, D, I);
+                if (!w.FfnPostNorm.IsNull) RmsNorm.Run(B, _proj, default, w.FfnPostNorm, _proj, T, D, eps);
+                residual = _proj;
+            }
+            RmsNorm.Run(B, _x, residual, _d._outputNorm, _norm, T, D, eps);
+            int first = allPositions ? 0 : T - 1, rows = T - first;
+            int V = c.VocabSize;
+            if (_logits is null || _logits.Bytes < 4L * rows * V)
+            {
+                _logits?.Dispose();
+                _logits = _pool.Allocate<float>((long)rows * V);
+            }
+            MatMul(_norm.Ptr.Offset(4L * first * D), _d._head, _logits, rows, V, D);
+            B.Synchronize();
+            if (Logits.Length < rows * V) Logits = new float[rows * V];
+            _logits.Download<float>(Logits.AsSpan(0, rows * V));
+            _length += T;
+        }
+
+        /// <summary>y[rows, n] = x[rows, k] · Wᵀ: GEMV for one row (FP32 input), GEMM otherwise.</summary>
+        private void MatMul(DevicePtr x, DevicePtr w, DevicePtr y, int rows, int n, int k)
+        {
+            if (rows == 1) Gemv.Run(_d._backend, w, x, y, n, k);
+            else Gemm.Run(_d._backend, x, w, y, rows, n, k, halfScratch: _halfScratch);
+        }
+
+        public void Dispose() => _pool.Dispose();
+    }
+}
