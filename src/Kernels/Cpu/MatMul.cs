@@ -1,0 +1,295 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace OpenAutoGlm.Kernels.Cpu;
+
+/// <summary>FP16-weight matrix multiply: y[t, n] = Σ_k x[t, k] · w[n, k], FP32 activations and accumulation.</summary>
+public static unsafe class MatMul
+{
+    /// <summary>From this many rows on, the GEMM path (FP32 weight blocks, register tiles) beats repeated GEMV.</summary>
+    internal const int GemmMinRows = 4;
+
+    // GEMV pre-scales x by 2^64 so the 2^112 rebias of each weight folds into one multiply of the sum by 2^48;
+    // 2^64 keeps |x| < 2^64 from overflowing and products of normal-sized weights and activations out of the denormal range.
+    private const float GemvInputScale = 18446744073709551616f;      // 2^64
+    private const float GemvOutputScale = 281474976710656f;          // 2^48
+
+    /// <summary>
+    /// y[t, n] = Σ_k x[t, k] · w[n, k] for t &lt; rows, n &lt; n. w: FP16 row-major [n, k]; x: FP32 [rows, k];
+    /// y: FP32 [rows, n], overwritten. rows == 1 is the memory-bound decode GEMV; larger rows use a blocked GEMM.
+    /// </summary>
+    public static void Multiply(ReadOnlySpan<float> x, int rows, int k, Half* w, int n, Span<float> y, WorkerPool pool)
+        => Multiply(x, rows, k, w, n, y, pool, Isa.Current);
+
+    /// <summary>Convenience overload that pins <paramref name="w"/> (length n · k).</summary>
+    public static void Multiply(ReadOnlySpan<float> x, int rows, int k, ReadOnlySpan<Half> w, int n, Span<float> y, WorkerPool pool)
+    {
+        Guard.Length(w.Length, (long)n * k, nameof(w));
+        fixed (Half* pw = w) Multiply(x, rows, k, pw, n, y, pool, Isa.Current);
+    }
+
+    internal static void Multiply(ReadOnlySpan<float> x, int rows, int k, Half* w, int n, Span<float> y, WorkerPool pool, VectorIsa isa)
+    {
+        Guard.NonNegative(rows, nameof(rows));
+        Guard.Positive(k, nameof(k));
+        Guard.Positive(n, nameof(n));
+        ArgumentNullException.ThrowIfNull(pool);
+        if (w == null) throw new ArgumentNullException(nameof(w));
+        Guard.Length(x.Length, (long)rows * k, nameof(x));
+        Guard.Length(y.Length, (long)rows * n, nameof(y));
+        if (rows == 0) return;
+
+        fixed (float* px = x)
+        fixed (float* py = y)
+        {
+            switch (isa)
+            {
+                case VectorIsa.V512: Run<Simd512, Vector512<float>>(px, rows, k, w, n, py, pool); break;
+                case VectorIsa.V256: Run<Simd256, Vector256<float>>(px, rows, k, w, n, py, pool); break;
+                case VectorIsa.V128: Run<Simd128, Vector128<float>>(px, rows, k, w, n, py, pool); break;
+                default: Run<SimdScalar, float>(px, rows, k, w, n, py, pool); break;
+            }
+        }
+    }
+
+    private static void Run<TS, TV>(float* x, int rows, int k, Half* w, int n, float* y, WorkerPool pool)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        if (rows < GemmMinRows)
+        {
+            float* xs = ThreadScratch.Get(ThreadScratch.MatMulInput, k);
+            for (int t = 0; t < rows; t++)
+            {
+                VectorOps.ScaleInto(new ReadOnlySpan<float>(x + (long)t * k, k), GemvInputScale, new Span<float>(xs, k));
+                // Chunks of 4 w rows; a few chunks per thread for dynamic balance, large enough to keep prefetch streams long.
+                int chunks = Math.Min((n + 3) / 4, pool.Threads * 4);
+                int chunkRows = ((n + chunks - 1) / chunks + 3) & ~3;
+                var body = new GemvBody<TS, TV> { X = xs, W = w, Y = y + (long)t * n, K = k, N = n, ChunkRows = chunkRows };
+                pool.For((n + chunkRows - 1) / chunkRows, ref body);
+            }
+            return;
+        }
+
+        int kp = (k + TS.Count - 1) / TS.Count * TS.Count;
+        float* xp = x;
+        if (kp != k)
+        {
+            // Zero-pad rows to the vector width so the micro-kernel has no k tail.
+            xp = ThreadScratch.Get(ThreadScratch.MatMulInput, (long)rows * kp);
+            for (int t = 0; t < rows; t++)
+            {
+                new ReadOnlySpan<float>(x + (long)t * k, k).CopyTo(new Span<float>(xp + (long)t * kp, k));
+                new Span<float>(xp + (long)t * kp + k, kp - k).Clear();
+            }
+        }
+
+        int tileW = TS.Count >= 16 ? 4 : 3;
+        // A block of FP32 weights (converted once per block) sized to stay well inside L2 while x tiles stream through.
+        int blockRows = Math.Max(1, 32768 / kp) / (tileW * 2) * (tileW * 2);
+        if (blockRows == 0) blockRows = tileW;
+        // Keep enough blocks for every thread to get several.
+        int maxBlock = Math.Max(tileW, (n / (pool.Threads * 3)) / tileW * tileW);
+        blockRows = Math.Min(blockRows, maxBlock);
+        var gemm = new GemmBody<TS, TV> { X = xp, W = w, Y = y, Rows = rows, K = k, Kp = kp, N = n, BlockRows = blockRows };
+        pool.For((n + blockRows - 1) / blockRows, ref gemm);
+    }
+
+    private struct GemvBody<TS, TV> : IParallelBody where TS : struct, ISimd<TV> where TV : struct
+    {
+        public float* X;
+        public Half* W;
+        public float* Y;
+        public int K, N, ChunkRows;
+
+        public readonly void Invoke(int index)
+        {
+            int n0 = index * ChunkRows;
+            int n1 = Math.Min(N, n0 + ChunkRows);
+            GemvRows<TS, TV>(X, W, K, n0, n1, Y);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GemvRows<TS, TV>(float* x, Half* w, int k, int n0, int n1, float* y)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        int width = TS.Count;
+        int step = 2 * width;
+        int kv = k - k % step;
+        int n = n0;
+        for (; n + 4 <= n1; n += 4)
+        {
+            Half* w0 = w + (long)n * k, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k;
+            TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero;
+            TV b0 = TS.Zero, b1 = TS.Zero, b2 = TS.Zero, b3 = TS.Zero;
+            for (int i = 0; i < kv; i += step)
+            {
+                TV x0 = TS.Load(x + i), x1 = TS.Load(x + i + width);
+                TS.LoadHalvesScaled(w0 + i, out TV l, out TV h);
+                a0 = TS.Fma(l, x0, a0); b0 = TS.Fma(h, x1, b0);
+                TS.LoadHalvesScaled(w1 + i, out l, out h);
+                a1 = TS.Fma(l, x0, a1); b1 = TS.Fma(h, x1, b1);
+                TS.LoadHalvesScaled(w2 + i, out l, out h);
+                a2 = TS.Fma(l, x0, a2); b2 = TS.Fma(h, x1, b2);
+                TS.LoadHalvesScaled(w3 + i, out l, out h);
+                a3 = TS.Fma(l, x0, a3); b3 = TS.Fma(h, x1, b3);
+            }
+            float s0 = TS.Sum(TS.Add(a0, b0)), s1 = TS.Sum(TS.Add(a1, b1));
+            float s2 = TS.Sum(TS.Add(a2, b2)), s3 = TS.Sum(TS.Add(a3, b3));
+            for (int i = kv; i < k; i++)
+            {
+                float xi = x[i];
+                s0 += HalfBits.Scaled(((ushort*)w0)[i]) * xi;
+                s1 += HalfBits.Scaled(((ushort*)w1)[i]) * xi;
+                s2 += HalfBits.Scaled(((ushort*)w2)[i]) * xi;
+                s3 += HalfBits.Scaled(((ushort*)w3)[i]) * xi;
+            }
+            y[n] = s0 * GemvOutputScale;
+            y[n + 1] = s1 * GemvOutputScale;
+            y[n + 2] = s2 * GemvOutputScale;
+            y[n + 3] = s3 * GemvOutputScale;
+        }
+        for (; n < n1; n++)
+        {
+            Half* w0 = w + (long)n * k;
+            TV a0 = TS.Zero, b0 = TS.Zero;
+            for (int i = 0; i < kv; i += step)
+            {
+                TS.LoadHalvesScaled(w0 + i, out TV l, out TV h);
+                a0 = TS.Fma(l, TS.Load(x + i), a0);
+                b0 = TS.Fma(h, TS.Load(x + i + width), b0);
+            }
+            float s0 = TS.Sum(TS.Add(a0, b0));
+            for (int i = kv; i < k; i++) s0 += HalfBits.Scaled(((ushort*)w0)[i]) * x[i];
+            y[n] = s0 * GemvOutputScale;
+        }
+    }
+
+    private struct GemmBody<TS, TV> : IParallelBody where TS : struct, ISimd<TV> where TV : struct
+    {
+        public float* X;
+        public Half* W;
+        public float* Y;
+        public int Rows, K, Kp, N, BlockRows;
+
+        public readonly void Invoke(int index)
+        {
+            int n0 = index * BlockRows;
+            int nb = Math.Min(BlockRows, N - n0);
+            float* wf = ThreadScratch.Get(ThreadScratch.MatMulWeights, (long)nb * Kp);
+            for (int r = 0; r < nb; r++)
+            {
+                float* dst = wf + (long)r * Kp;
+                HalfConvert.ToSingleCore<TS, TV>((Half*)W + (long)(n0 + r) * K, dst, K);
+                for (int i = K; i < Kp; i++) dst[i] = 0f;
+            }
+            GemmBlock<TS, TV>(X, Rows, Kp, wf, nb, Y + n0, N);
+        }
+    }
+
+    /// <summary>y[t, j] = dot(x[t, :], wf[j, :]) for a block of nb FP32 weight rows; rows of x and wf have stride kp (padded).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GemmBlock<TS, TV>(float* x, int rows, int kp, float* wf, int nb, float* y, int ldy)
+        where TS : struct, ISimd<TV> where TV : struct
+    {
+        bool wide = TS.Count >= 16;
+        int tileW = wide ? 4 : 3;
+        int tileX = wide ? 6 : 4;
+        int t = 0;
+        for (; t + tileX <= rows; t += tileX)
+        {
+            int j = 0;
+            for (; j + tileW <= nb; j += tileW)
+            {
+                if (wide) Tile4x6<TS, TV>(x + (long)t * kp, wf + (long)j * kp, kp, y + (long)t * ldy + j, ldy);
+                else Tile3x4<TS, TV>(x + (long)t * kp, wf + (long)j * kp, kp, y + (long)t * ldy + j, ldy);
+            }
+            for (; j < nb; j++)
+                for (int r = t; r < t + tileX; r++)
+                    y[(long)r * ldy + j] = Dot<TS, TV>(x + (long)r * kp, wf + (long)j * kp, kp);
+        }
+        for (; t < rows; t++)
+            for (int j = 0; j < nb; j++)
+                y[(long)t * ldy + j] = Dot<TS, TV>(x + (long)t * kp, wf + (long)j * kp, kp);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot<TS, TV>(float* a, float* b, int kp) where TS : struct, ISimd<TV> where TV : struct
+    {
+        TV s0 = TS.Zero, s1 = TS.Zero;
+        int i = 0;
+        for (; i + 2 * TS.Count <= kp; i += 2 * TS.Count)
+        {
+            s0 = TS.Fma(TS.Load(a + i), TS.Load(b + i), s0);
+            s1 = TS.Fma(TS.Load(a + i + TS.Count), TS.Load(b + i + TS.Count), s1);
+        }
+        if (i < kp) s0 = TS.Fma(TS.Load(a + i), TS.Load(b + i), s0);
+        return TS.Sum(TS.Add(s0, s1));
+    }
+
+    /// <summary>3 weight rows × 4 input rows = 12 accumulators: fits 16 registers with the 3 weight vectors and a memory operand.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile3x4<TS, TV>(float* x, float* w, int kp, float* y, int ldy) where TS : struct, ISimd<TV> where TV : struct
+    {
+        TV c00 = TS.Zero, c01 = TS.Zero, c02 = TS.Zero;
+        TV c10 = TS.Zero, c11 = TS.Zero, c12 = TS.Zero;
+        TV c20 = TS.Zero, c21 = TS.Zero, c22 = TS.Zero;
+        TV c30 = TS.Zero, c31 = TS.Zero, c32 = TS.Zero;
+        float* x0 = x, x1 = x + kp, x2 = x1 + kp, x3 = x2 + kp;
+        float* w0 = w, w1 = w + kp, w2 = w1 + kp;
+        for (int i = 0; i < kp; i += TS.Count)
+        {
+            TV v0 = TS.Load(w0 + i), v1 = TS.Load(w1 + i), v2 = TS.Load(w2 + i);
+            TV u = TS.Load(x0 + i);
+            c00 = TS.Fma(v0, u, c00); c01 = TS.Fma(v1, u, c01); c02 = TS.Fma(v2, u, c02);
+            u = TS.Load(x1 + i);
+            c10 = TS.Fma(v0, u, c10); c11 = TS.Fma(v1, u, c11); c12 = TS.Fma(v2, u, c12);
+            u = TS.Load(x2 + i);
+            c20 = TS.Fma(v0, u, c20); c21 = TS.Fma(v1, u, c21); c22 = TS.Fma(v2, u, c22);
+            u = TS.Load(x3 + i);
+            c30 = TS.Fma(v0, u, c30); c31 = TS.Fma(v1, u, c31); c32 = TS.Fma(v2, u, c32);
+        }
+        float* y0 = y, y1 = y + ldy, y2 = y1 + ldy, y3 = y2 + ldy;
+        y0[0] = TS.Sum(c00); y0[1] = TS.Sum(c01); y0[2] = TS.Sum(c02);
+        y1[0] = TS.Sum(c10); y1[1] = TS.Sum(c11); y1[2] = TS.Sum(c12);
+        y2[0] = TS.Sum(c20); y2[1] = TS.Sum(c21); y2[2] = TS.Sum(c22);
+        y3[0] = TS.Sum(c30); y3[1] = TS.Sum(c31); y3[2] = TS.Sum(c32);
+    }
+
+    /// <summary>4 weight rows × 6 input rows = 24 accumulators for 32-register ISAs (AVX-512).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile4x6<TS, TV>(float* x, float* w, int kp, float* y, int ldy) where TS : struct, ISimd<TV> where TV : struct
+    {
+        TV c00 = TS.Zero, c01 = TS.Zero, c02 = TS.Zero, c03 = TS.Zero;
+        TV c10 = TS.Zero, c11 = TS.Zero, c12 = TS.Zero, c13 = TS.Zero;
+        TV c20 = TS.Zero, c21 = TS.Zero, c22 = TS.Zero, c23 = TS.Zero;
+        TV c30 = TS.Zero, c31 = TS.Zero, c32 = TS.Zero, c33 = TS.Zero;
+        TV c40 = TS.Zero, c41 = TS.Zero, c42 = TS.Zero, c43 = TS.Zero;
+        TV c50 = TS.Zero, c51 = TS.Zero, c52 = TS.Zero, c53 = TS.Zero;
+        float* x0 = x, x1 = x + kp, x2 = x1 + kp, x3 = x2 + kp, x4 = x3 + kp, x5 = x4 + kp;
+        float* w0 = w, w1 = w + kp, w2 = w1 + kp, w3 = w2 + kp;
+        for (int i = 0; i < kp; i += TS.Count)
+        {
+            TV v0 = TS.Load(w0 + i), v1 = TS.Load(w1 + i), v2 = TS.Load(w2 + i), v3 = TS.Load(w3 + i);
+            TV u = TS.Load(x0 + i);
+            c00 = TS.Fma(v0, u, c00); c01 = TS.Fma(v1, u, c01); c02 = TS.Fma(v2, u, c02); c03 = TS.Fma(v3, u, c03);
+            u = TS.Load(x1 + i);
+            c10 = TS.Fma(v0, u, c10); c11 = TS.Fma(v1, u, c11); c12 = TS.Fma(v2, u, c12); c13 = TS.Fma(v3, u, c13);
+            u = TS.Load(x2 + i);
+            c20 = TS.Fma(v0, u, c20); c21 = TS.Fma(v1, u, c21); c22 = TS.Fma(v2, u, c22); c23 = TS.Fma(v3, u, c23);
+            u = TS.Load(x3 + i);
+            c30 = TS.Fma(v0, u, c30); c31 = TS.Fma(v1, u, c31); c32 = TS.Fma(v2, u, c32); c33 = TS.Fma(v3, u, c33);
+            u = TS.Load(x4 + i);
+            c40 = TS.Fma(v0, u, c40); c41 = TS.Fma(v1, u, c41); c42 = TS.Fma(v2, u, c42); c43 = TS.Fma(v3, u, c43);
+            u = TS.Load(x5 + i);
+            c50 = TS.Fma(v0, u, c50); c51 = TS.Fma(v1, u, c51); c52 = TS.Fma(v2, u, c52); c53 = TS.Fma(v3, u, c53);
+        }
+        float* y0 = y, y1 = y + ldy, y2 = y1 + ldy, y3 = y2 + ldy, y4 = y3 + ldy, y5 = y4 + ldy;
+        y0[0] = TS.Sum(c00); y0[1] = TS.Sum(c01); y0[2] = TS.Sum(c02); y0[3] = TS.Sum(c03);
+        y1[0] = TS.Sum(c10); y1[1] = TS.Sum(c11); y1[2] = TS.Sum(c12); y1[3] = TS.Sum(c13);
+        y2[0] = TS.Sum(c20); y2[1] = TS.Sum(c21); y2[2] = TS.Sum(c22); y2[3] = TS.Sum(c23);
+        y3[0] = TS.Sum(c30); y3[1] = TS.Sum(c31); y3[2] = TS.Sum(c32); y3[3] = TS.Sum(c33);
+        y4[0] = TS.Sum(c40); y4[1] = TS.Sum(c41); y4[2] = TS.Sum(c42); y4[3] = TS.Sum(c43);
+        y5[0] = TS.Sum(c50); y5[1] = TS.Sum(c51); y5[2] = TS.Sum(c52); y5[3] = TS.Sum(c53);
+    }
+}
