@@ -1,4 +1,5 @@
 using Xunit;
+using System.Runtime.Intrinsics;
 using OpenAutoGlm.Kernels.Cpu;
 using OpenAutoGlm.Kernels.Cpu.Reference;
 using static OpenAutoGlm.Tests.Kernels.KernelTestData;
@@ -132,6 +133,21 @@ public unsafe class ElementwiseTests
         var y = (float[])x.Clone();
         fast(y);
         for (int i = 0; i < x.Length; i++) Close(reference(x[i]), y[i], 1e-6 + 1e-5 * Math.Abs(x[i]), $"{what} x={x[i]}");
+    }
+
+    [Fact]
+    public void VectorExp_MatchesMathExpAcrossTheRange()
+    {
+        for (float x = -100f; x <= 88f; x += 0.0137f)
+        {
+            double expected = x < -87.3f ? 0 : Math.Exp(x);
+            double tolerance = 3e-7 * expected + 1e-38;
+            Close(expected, Simd128.Exp(Vector128.Create(x)).GetElement(0), tolerance, $"v128 exp({x})");
+            Close(expected, Simd256.Exp(Vector256.Create(x)).GetElement(3), tolerance, $"v256 exp({x})");
+            Close(expected, Simd512.Exp(Vector512.Create(x)).GetElement(9), tolerance, $"v512 exp({x})");
+        }
+        Assert.Equal(0f, Simd256.Exp(Vector256.Create(float.NegativeInfinity)).GetElement(0));
+        Assert.Equal(1f, Simd256.Exp(Vector256<float>.Zero).GetElement(0));
     }
 
     [Fact]

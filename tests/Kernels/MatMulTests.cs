@@ -37,6 +37,9 @@ public unsafe class MatMulTests
         Check(rng, pool, isa, 1, 128, 1001);
         Check(rng, pool, isa, 16, 256, 100);
         Check(rng, pool, isa, 6, 320, 40);
+        // Deeper than one k slice (partial sums carried across slices), with padding and edge tiles.
+        Check(rng, pool, isa, 8, MatMul.KSlice * 2 + 77, 10);
+        Check(rng, pool, isa, 13, MatMul.KSlice + 1, 7);
     }
 
     [Fact]

@@ -46,6 +46,7 @@ public static unsafe class Activations
     internal static void GeluTanh(Span<float> x, VectorIsa isa) => Gate<GeluTanhArg>(x, isa);
 
     /// <summary>x = 0.5 x (1 + erf(x / √2)), erf from Abramowitz–Stegun 7.1.26 (|error| ≤ 1.5e-7).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Gelu(Span<float> x)
     {
         // Only non-Llama families use exact GELU; a scalar loop keeps it simple.
@@ -103,6 +104,7 @@ public static unsafe class Activations
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GateCore<TArg, TS, TV>(float* x, int count) where TArg : struct, IGateArgument where TS : struct, ISimd<TV> where TV : struct
     {
         TV one = TS.Broadcast(1f);
@@ -117,6 +119,7 @@ public static unsafe class Activations
         for (; i < count; i++) x[i] = x[i] / (1f + MathF.Exp(-TArg.Of(x[i])));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SwiGluCore<TS, TV>(float* gate, float* up, float* dst, int count) where TS : struct, ISimd<TV> where TV : struct
     {
         TV one = TS.Broadcast(1f);

@@ -84,15 +84,45 @@ public static unsafe class Attention
                 scores[p] = Dot<TS, TV>(q, k, d) * Scale;
             VectorOps.SoftmaxCore<TS, TV>(scores, length);
 
-            new Span<float>(o, d).Clear();
-            float* v = V + kvBase;
-            for (int p = 0; p < length; p++, v += d)
+            WeightedSum<TS, TV>(scores, V + kvBase, length, d, o);
+        }
+    }
+
+    /// <summary>o = Σ_p weights[p] · v[p, :]; output columns are kept in registers (4 vectors at a time) across all p.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WeightedSum<TS, TV>(float* weights, float* v, int length, int d, float* o) where TS : struct, ISimd<TV> where TV : struct
+    {
+        int w = TS.Count;
+        int c = 0;
+        for (; c + 4 * w <= d; c += 4 * w)
+        {
+            TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero;
+            float* row = v + c;
+            for (int p = 0; p < length; p++, row += d)
             {
-                TV w = TS.Broadcast(scores[p]);
-                int i = 0;
-                for (; i + TS.Count <= d; i += TS.Count) TS.Store(TS.Fma(w, TS.Load(v + i), TS.Load(o + i)), o + i);
-                for (; i < d; i++) o[i] += scores[p] * v[i];
+                TV s = TS.Broadcast(weights[p]);
+                a0 = TS.Fma(s, TS.Load(row), a0);
+                a1 = TS.Fma(s, TS.Load(row + w), a1);
+                a2 = TS.Fma(s, TS.Load(row + 2 * w), a2);
+                a3 = TS.Fma(s, TS.Load(row + 3 * w), a3);
             }
+            TS.Store(a0, o + c);
+            TS.Store(a1, o + c + w);
+            TS.Store(a2, o + c + 2 * w);
+            TS.Store(a3, o + c + 3 * w);
+        }
+        for (; c + w <= d; c += w)
+        {
+            TV a0 = TS.Zero;
+            float* row = v + c;
+            for (int p = 0; p < length; p++, row += d) a0 = TS.Fma(TS.Broadcast(weights[p]), TS.Load(row), a0);
+            TS.Store(a0, o + c);
+        }
+        for (; c < d; c++)
+        {
+            float a = 0;
+            for (int p = 0; p < length; p++) a += weights[p] * v[(long)p * d + c];
+            o[c] = a;
         }
     }
 

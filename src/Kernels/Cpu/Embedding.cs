@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace OpenAutoGlm.Kernels.Cpu;
@@ -8,6 +9,7 @@ public static unsafe class Embedding
     /// <summary>output[t, :] = table[ids[t], :] as FP32. Ids are validated by the caller (the table size is not known here).</summary>
     public static void Gather(Half* table, int dim, ReadOnlySpan<int> ids, Span<float> output) => Gather(table, dim, ids, output, Isa.Current);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Gather(Half* table, int dim, ReadOnlySpan<int> ids, Span<float> output, VectorIsa isa)
     {
         if (table == null) throw new ArgumentNullException(nameof(table));

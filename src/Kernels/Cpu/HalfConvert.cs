@@ -9,6 +9,7 @@ public static unsafe class HalfConvert
     /// <summary>dst[i] = (float)src[i]; vectorized via the integer bit trick (no F16C intrinsic in .NET).</summary>
     public static void ToSingle(ReadOnlySpan<Half> src, Span<float> dst) => ToSingle(src, dst, Isa.Current);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ToSingle(ReadOnlySpan<Half> src, Span<float> dst, VectorIsa isa)
     {
         Guard.Length(dst.Length, src.Length, nameof(dst));

@@ -53,7 +53,7 @@ public static unsafe class MatMul
     }
 
     private static void Run<TS, TV>(float* x, int rows, int k, Half* w, int n, float* y, WorkerPool pool)
-        where TS : struct, ISimd<TV> where TV : struct
+        where TS : struct, ISimd<TV> where TV : unmanaged
     {
         if (rows < GemmMinRows)
         {
@@ -165,13 +165,14 @@ public static unsafe class MatMul
         }
     }
 
-    private struct GemmBody<TS, TV> : IParallelBody where TS : struct, ISimd<TV> where TV : struct
+    private struct GemmBody<TS, TV> : IParallelBody where TS : struct, ISimd<TV> where TV : unmanaged
     {
         public float* X;
         public Half* W;
         public float* Y;
         public int Rows, K, Kp, N, BlockRows;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int index)
         {
             int n0 = index * BlockRows;
@@ -187,26 +188,45 @@ public static unsafe class MatMul
         }
     }
 
+    /// <summary>Depth of one k slice: keeps an x tile (≤ 6 rows) and a weight tile of that slice inside L1.</summary>
+    internal static int KSlice = 512;
+
     /// <summary>y[t, j] = dot(x[t, :], wf[j, :]) for a block of nb FP32 weight rows; rows of x and wf have stride kp (padded).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GemmBlock<TS, TV>(float* x, int rows, int kp, float* wf, int nb, float* y, int ldy)
-        where TS : struct, ISimd<TV> where TV : struct
+        where TS : struct, ISimd<TV> where TV : unmanaged
     {
         bool wide = TS.Count >= 16;
         int tileW = wide ? 4 : 3;
         int tileX = wide ? 6 : 4;
+        int fullW = nb - nb % tileW;
+        // Vector partial sums per (weight row, x row) carried across k slices, reduced once at the end.
+        TV* acc = (TV*)ThreadScratch.Get(ThreadScratch.MatMulAccumulators, (long)tileX * nb * TS.Count);
+        // Results are staged contiguously and copied out per x tile: y rows n floats apart (often a multiple of
+        // 4 KiB) would otherwise collide in the same cache sets.
+        float* stage = stackalloc float[tileX * nb];
         int t = 0;
         for (; t + tileX <= rows; t += tileX)
         {
-            int j = 0;
-            for (; j + tileW <= nb; j += tileW)
+            float* xt = x + (long)t * kp;
+            for (int k0 = 0; k0 < kp; k0 += KSlice)
             {
-                if (wide) Tile4x6<TS, TV>(x + (long)t * kp, wf + (long)j * kp, kp, y + (long)t * ldy + j, ldy);
-                else Tile3x4<TS, TV>(x + (long)t * kp, wf + (long)j * kp, kp, y + (long)t * ldy + j, ldy);
+                int kc = Math.Min(KSlice, kp - k0);
+                bool first = k0 == 0;
+                for (int j = 0; j < fullW; j += tileW)
+                {
+                    if (wide) Tile4x6<TS, TV>(xt + k0, wf + (long)j * kp + k0, kp, kc, acc + j * tileX, first);
+                    else Tile3x4<TS, TV>(xt + k0, wf + (long)j * kp + k0, kp, kc, acc + j * tileX, first);
+                }
             }
-            for (; j < nb; j++)
-                for (int r = t; r < t + tileX; r++)
-                    y[(long)r * ldy + j] = Dot<TS, TV>(x + (long)r * kp, wf + (long)j * kp, kp);
+            for (int j = 0; j < fullW; j++)
+                for (int r = 0; r < tileX; r++)
+                    stage[r * nb + j] = TS.Sum(acc[j * tileX + r]);
+            for (int j = fullW; j < nb; j++)
+                for (int r = 0; r < tileX; r++)
+                    stage[r * nb + j] = Dot<TS, TV>(xt + (long)r * kp, wf + (long)j * kp, kp);
+            for (int r = 0; r < tileX; r++)
+                new ReadOnlySpan<float>(stage + r * nb, nb).CopyTo(new Span<float>(y + (long)(t + r) * ldy, nb));
         }
         for (; t < rows; t++)
             for (int j = 0; j < nb; j++)
@@ -229,15 +249,22 @@ public static unsafe class MatMul
 
     /// <summary>3 weight rows × 4 input rows = 12 accumulators: fits 16 registers with the 3 weight vectors and a memory operand.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile3x4<TS, TV>(float* x, float* w, int kp, float* y, int ldy) where TS : struct, ISimd<TV> where TV : struct
+    /// <remarks>acc[c · 4 + r] holds the partial sum of weight row c and x row r; <paramref name="first"/> starts from zero.</remarks>
+    private static void Tile3x4<TS, TV>(float* x, float* w, int kp, int kc, TV* acc, bool first) where TS : struct, ISimd<TV> where TV : unmanaged
     {
         TV c00 = TS.Zero, c01 = TS.Zero, c02 = TS.Zero;
         TV c10 = TS.Zero, c11 = TS.Zero, c12 = TS.Zero;
         TV c20 = TS.Zero, c21 = TS.Zero, c22 = TS.Zero;
         TV c30 = TS.Zero, c31 = TS.Zero, c32 = TS.Zero;
+        if (!first)
+        {
+            c00 = acc[0]; c10 = acc[1]; c20 = acc[2]; c30 = acc[3];
+            c01 = acc[4]; c11 = acc[5]; c21 = acc[6]; c31 = acc[7];
+            c02 = acc[8]; c12 = acc[9]; c22 = acc[10]; c32 = acc[11];
+        }
         float* x0 = x, x1 = x + kp, x2 = x1 + kp, x3 = x2 + kp;
         float* w0 = w, w1 = w + kp, w2 = w1 + kp;
-        for (int i = 0; i < kp; i += TS.Count)
+        for (int i = 0; i < kc; i += TS.Count)
         {
             TV v0 = TS.Load(w0 + i), v1 = TS.Load(w1 + i), v2 = TS.Load(w2 + i);
             TV u = TS.Load(x0 + i);
@@ -249,16 +276,15 @@ public static unsafe class MatMul
             u = TS.Load(x3 + i);
             c30 = TS.Fma(v0, u, c30); c31 = TS.Fma(v1, u, c31); c32 = TS.Fma(v2, u, c32);
         }
-        float* y0 = y, y1 = y + ldy, y2 = y1 + ldy, y3 = y2 + ldy;
-        y0[0] = TS.Sum(c00); y0[1] = TS.Sum(c01); y0[2] = TS.Sum(c02);
-        y1[0] = TS.Sum(c10); y1[1] = TS.Sum(c11); y1[2] = TS.Sum(c12);
-        y2[0] = TS.Sum(c20); y2[1] = TS.Sum(c21); y2[2] = TS.Sum(c22);
-        y3[0] = TS.Sum(c30); y3[1] = TS.Sum(c31); y3[2] = TS.Sum(c32);
+        acc[0] = c00; acc[1] = c10; acc[2] = c20; acc[3] = c30;
+        acc[4] = c01; acc[5] = c11; acc[6] = c21; acc[7] = c31;
+        acc[8] = c02; acc[9] = c12; acc[10] = c22; acc[11] = c32;
     }
 
     /// <summary>4 weight rows × 6 input rows = 24 accumulators for 32-register ISAs (AVX-512).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile4x6<TS, TV>(float* x, float* w, int kp, float* y, int ldy) where TS : struct, ISimd<TV> where TV : struct
+    /// <remarks>acc[c · 6 + r] holds the partial sum of weight row c and x row r; <paramref name="first"/> starts from zero.</remarks>
+    private static void Tile4x6<TS, TV>(float* x, float* w, int kp, int kc, TV* acc, bool first) where TS : struct, ISimd<TV> where TV : unmanaged
     {
         TV c00 = TS.Zero, c01 = TS.Zero, c02 = TS.Zero, c03 = TS.Zero;
         TV c10 = TS.Zero, c11 = TS.Zero, c12 = TS.Zero, c13 = TS.Zero;
@@ -266,9 +292,16 @@ public static unsafe class MatMul
         TV c30 = TS.Zero, c31 = TS.Zero, c32 = TS.Zero, c33 = TS.Zero;
         TV c40 = TS.Zero, c41 = TS.Zero, c42 = TS.Zero, c43 = TS.Zero;
         TV c50 = TS.Zero, c51 = TS.Zero, c52 = TS.Zero, c53 = TS.Zero;
+        if (!first)
+        {
+            c00 = acc[0]; c10 = acc[1]; c20 = acc[2]; c30 = acc[3]; c40 = acc[4]; c50 = acc[5];
+            c01 = acc[6]; c11 = acc[7]; c21 = acc[8]; c31 = acc[9]; c41 = acc[10]; c51 = acc[11];
+            c02 = acc[12]; c12 = acc[13]; c22 = acc[14]; c32 = acc[15]; c42 = acc[16]; c52 = acc[17];
+            c03 = acc[18]; c13 = acc[19]; c23 = acc[20]; c33 = acc[21]; c43 = acc[22]; c53 = acc[23];
+        }
         float* x0 = x, x1 = x + kp, x2 = x1 + kp, x3 = x2 + kp, x4 = x3 + kp, x5 = x4 + kp;
         float* w0 = w, w1 = w + kp, w2 = w1 + kp, w3 = w2 + kp;
-        for (int i = 0; i < kp; i += TS.Count)
+        for (int i = 0; i < kc; i += TS.Count)
         {
             TV v0 = TS.Load(w0 + i), v1 = TS.Load(w1 + i), v2 = TS.Load(w2 + i), v3 = TS.Load(w3 + i);
             TV u = TS.Load(x0 + i);
@@ -284,12 +317,9 @@ public static unsafe class MatMul
             u = TS.Load(x5 + i);
             c50 = TS.Fma(v0, u, c50); c51 = TS.Fma(v1, u, c51); c52 = TS.Fma(v2, u, c52); c53 = TS.Fma(v3, u, c53);
         }
-        float* y0 = y, y1 = y + ldy, y2 = y1 + ldy, y3 = y2 + ldy, y4 = y3 + ldy, y5 = y4 + ldy;
-        y0[0] = TS.Sum(c00); y0[1] = TS.Sum(c01); y0[2] = TS.Sum(c02); y0[3] = TS.Sum(c03);
-        y1[0] = TS.Sum(c10); y1[1] = TS.Sum(c11); y1[2] = TS.Sum(c12); y1[3] = TS.Sum(c13);
-        y2[0] = TS.Sum(c20); y2[1] = TS.Sum(c21); y2[2] = TS.Sum(c22); y2[3] = TS.Sum(c23);
-        y3[0] = TS.Sum(c30); y3[1] = TS.Sum(c31); y3[2] = TS.Sum(c32); y3[3] = TS.Sum(c33);
-        y4[0] = TS.Sum(c40); y4[1] = TS.Sum(c41); y4[2] = TS.Sum(c42); y4[3] = TS.Sum(c43);
-        y5[0] = TS.Sum(c50); y5[1] = TS.Sum(c51); y5[2] = TS.Sum(c52); y5[3] = TS.Sum(c53);
+        acc[0] = c00; acc[1] = c10; acc[2] = c20; acc[3] = c30; acc[4] = c40; acc[5] = c50;
+        acc[6] = c01; acc[7] = c11; acc[8] = c21; acc[9] = c31; acc[10] = c41; acc[11] = c51;
+        acc[12] = c02; acc[13] = c12; acc[14] = c22; acc[15] = c32; acc[16] = c42; acc[17] = c52;
+        acc[18] = c03; acc[19] = c13; acc[20] = c23; acc[21] = c33; acc[22] = c43; acc[23] = c53;
     }
 }

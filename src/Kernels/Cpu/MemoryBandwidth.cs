@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -24,7 +25,7 @@ public static unsafe class MemoryBandwidth
             float* sums = stackalloc float[chunks];
             body.Sums = sums;
             double best = 0;
-            for (int run = 0; run < 6; run++)
+            for (int run = 0; run < 12; run++)
             {
                 long start = Stopwatch.GetTimestamp();
                 pool.For(chunks, ref body);
@@ -46,6 +47,7 @@ public static unsafe class MemoryBandwidth
         public float* Sums;
         public long ChunkFloats;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int index)
         {
             float* p = Buffer + index * ChunkFloats;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace OpenAutoGlm.Kernels.Cpu;
@@ -28,6 +29,7 @@ public static unsafe class RmsNorm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Core<TS, TV>(float* x, float* w, float eps, float* y, int rows, int dim) where TS : struct, ISimd<TV> where TV : struct
     {
         for (int t = 0; t < rows; t++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace OpenAutoGlm.Kernels.Cpu;
@@ -13,6 +14,7 @@ public static unsafe class Rope
     public static void Apply(Span<float> vectors, int heads, int headDim, int rotaryDim, bool interleaved, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin)
         => Apply(vectors, heads, headDim, rotaryDim, interleaved, cos, sin, Isa.Current);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Apply(Span<float> vectors, int heads, int headDim, int rotaryDim, bool interleaved, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, VectorIsa isa)
     {
         Guard.NonNegative(heads, nameof(heads));
@@ -54,6 +56,7 @@ public static unsafe class Rope
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RotateHalf<TS, TV>(float* lo, float* hi, float* c, float* s, int half) where TS : struct, ISimd<TV> where TV : struct
     {
         int i = 0;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace OpenAutoGlm.Kernels.Cpu;
 
@@ -58,7 +59,25 @@ internal unsafe struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Exp(Vector512<float> a) => Vector512.Exp(a);
+    /// <summary>Cephes-style expf, inlined (the library one is an out-of-line call): relative error ≲ 2e-7; exp(x &lt; −87.3) = 0 and exp(x &gt; 88.3) may be +Inf.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp(Vector512<float> a)
+    {
+        var x = Vector512.Min(a, Vector512.Create(88.7f));
+        var clamped = Vector512.Max(x, Vector512.Create(-87.3f));
+        var n = Vector512.Round(clamped * Vector512.Create(1.44269504088896341f));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), clamped);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var p = Vector512.Create(1.9875691500E-4f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073E-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894E-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459E-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201E-1f));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r) + Vector512<float>.One;
+        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+        return Vector512.ConditionalSelect(Vector512.LessThan(a, Vector512.Create(-87.3f)), Vector512<float>.Zero, p * scale);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> v) => Vector512.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector512<float> v)
@@ -69,8 +88,15 @@ internal unsafe struct Simd512 : ISimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadHalvesScaled(Half* p, out Vector512<float> low, out Vector512<float> high)
     {
-        var bits = Vector512.Load((short*)p);
         var mask = Vector512.Create(HalfBits.Mask);
+        if (Avx512F.IsSupported)
+        {
+            // vpmovsxwd straight from memory: no cross-lane extract of the upper half.
+            low = (Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p)), 13) & mask).AsSingle();
+            high = (Vector512.ShiftLeft(Avx512F.ConvertToVector512Int32(Vector256.Load((short*)p + 16)), 13) & mask).AsSingle();
+            return;
+        }
+        var bits = Vector512.Load((short*)p);
         low = (Vector512.ShiftLeft(Vector512.WidenLower(bits), 13) & mask).AsSingle();
         high = (Vector512.ShiftLeft(Vector512.WidenUpper(bits), 13) & mask).AsSingle();
     }
@@ -89,15 +115,40 @@ internal unsafe struct Simd256 : ISimd<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Exp(Vector256<float> a) => Vector256.Exp(a);
+    /// <summary>Cephes-style expf, inlined (the library one is an out-of-line call): relative error ≲ 2e-7; exp(x &lt; −87.3) = 0 and exp(x &gt; 88.3) may be +Inf.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp(Vector256<float> a)
+    {
+        var x = Vector256.Min(a, Vector256.Create(88.7f));
+        var clamped = Vector256.Max(x, Vector256.Create(-87.3f));
+        var n = Vector256.Round(clamped * Vector256.Create(1.44269504088896341f));
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693359375f), clamped);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(2.12194440e-4f), r);
+        var p = Vector256.Create(1.9875691500E-4f);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.3981999507E-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(8.3334519073E-3f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(4.1665795894E-2f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1.6666665459E-1f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(5.0000001201E-1f));
+        p = Vector256.FusedMultiplyAdd(p, r * r, r) + Vector256<float>.One;
+        var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+        return Vector256.ConditionalSelect(Vector256.LessThan(a, Vector256.Create(-87.3f)), Vector256<float>.Zero, p * scale);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> v) => Vector256.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector256<float> v) => Simd128.MaxAcross(Vector128.Max(v.GetLower(), v.GetUpper()));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void LoadHalvesScaled(Half* p, out Vector256<float> low, out Vector256<float> high)
     {
-        var bits = Vector256.Load((short*)p);
         var mask = Vector256.Create(HalfBits.Mask);
+        if (Avx2.IsSupported)
+        {
+            // vpmovsxwd straight from memory: no cross-lane extract of the upper half.
+            low = (Vector256.ShiftLeft(Avx2.ConvertToVector256Int32((short*)p), 13) & mask).AsSingle();
+            high = (Vector256.ShiftLeft(Avx2.ConvertToVector256Int32((short*)p + 8), 13) & mask).AsSingle();
+            return;
+        }
+        var bits = Vector256.Load((short*)p);
         low = (Vector256.ShiftLeft(Vector256.WidenLower(bits), 13) & mask).AsSingle();
         high = (Vector256.ShiftLeft(Vector256.WidenUpper(bits), 13) & mask).AsSingle();
     }
@@ -116,7 +167,25 @@ internal unsafe struct Simd128 : ISimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Fma(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.Max(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Exp(Vector128<float> a) => Vector128.Exp(a);
+    /// <summary>Cephes-style expf, inlined (the library one is an out-of-line call): relative error ≲ 2e-7; exp(x &lt; −87.3) = 0 and exp(x &gt; 88.3) may be +Inf.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Exp(Vector128<float> a)
+    {
+        var x = Vector128.Min(a, Vector128.Create(88.7f));
+        var clamped = Vector128.Max(x, Vector128.Create(-87.3f));
+        var n = Vector128.Round(clamped * Vector128.Create(1.44269504088896341f));
+        var r = Vector128.FusedMultiplyAdd(n, Vector128.Create(-0.693359375f), clamped);
+        r = Vector128.FusedMultiplyAdd(n, Vector128.Create(2.12194440e-4f), r);
+        var p = Vector128.Create(1.9875691500E-4f);
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(1.3981999507E-3f));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(8.3334519073E-3f));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(4.1665795894E-2f));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(1.6666665459E-1f));
+        p = Vector128.FusedMultiplyAdd(p, r, Vector128.Create(5.0000001201E-1f));
+        p = Vector128.FusedMultiplyAdd(p, r * r, r) + Vector128<float>.One;
+        var scale = Vector128.ShiftLeft(Vector128.ConvertToInt32(n) + Vector128.Create(127), 23).AsSingle();
+        return Vector128.ConditionalSelect(Vector128.LessThan(a, Vector128.Create(-87.3f)), Vector128<float>.Zero, p * scale);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> v) => Vector128.Sum(v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector128<float> v)

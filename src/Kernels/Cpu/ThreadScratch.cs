@@ -12,7 +12,8 @@ internal static unsafe class ThreadScratch
     public const int MatMulWeights = 0;
     public const int MatMulInput = 1;
     public const int AttentionScores = 2;
-    private const int SlotCount = 3;
+    public const int MatMulAccumulators = 3;
+    private const int SlotCount = 4;
 
     [ThreadStatic] private static float[]?[]? s_buffers;
 

@@ -9,6 +9,7 @@ public static unsafe class VectorOps
     /// <summary>acc += x (residual add).</summary>
     public static void Add(Span<float> acc, ReadOnlySpan<float> x) => Add(acc, x, Isa.Current);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Add(Span<float> acc, ReadOnlySpan<float> x, VectorIsa isa)
     {
         Guard.Length(x.Length, acc.Length, nameof(x));
@@ -43,6 +44,7 @@ public static unsafe class VectorOps
     /// <summary>dst = src · s (src and dst may be the same span).</summary>
     internal static void ScaleInto(ReadOnlySpan<float> src, float s, Span<float> dst) => ScaleInto(src, s, dst, Isa.Current);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ScaleInto(ReadOnlySpan<float> src, float s, Span<float> dst, VectorIsa isa)
     {
         Guard.Length(dst.Length, src.Length, nameof(dst));
@@ -73,6 +75,7 @@ public static unsafe class VectorOps
     /// <summary>In-place softmax in FP32 with max subtraction.</summary>
     public static void Softmax(Span<float> x) => Softmax(x, Isa.Current);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Softmax(Span<float> x, VectorIsa isa)
     {
         if (x.IsEmpty) return;
@@ -88,6 +91,7 @@ public static unsafe class VectorOps
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float Max(ReadOnlySpan<float> x, VectorIsa isa)
     {
         fixed (float* p = x)
