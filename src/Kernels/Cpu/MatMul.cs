@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace OpenAutoGlm.Kernels.Cpu;
 
@@ -61,7 +62,7 @@ public static unsafe class MatMul
             for (int t = 0; t < rows; t++)
             {
                 VectorOps.ScaleInto(new ReadOnlySpan<float>(x + (long)t * k, k), GemvInputScale, new Span<float>(xs, k));
-                // Chunks of 4 w rows; a few chunks per thread for dynamic balance, large enough to keep prefetch streams long.
+                // A few contiguous chunks per thread for dynamic balance, each long enough to keep its stream sequential.
                 int chunks = Math.Min((n + 3) / 4, pool.Threads * 4);
                 int chunkRows = ((n + chunks - 1) / chunks + 3) & ~3;
                 var body = new GemvBody<TS, TV> { X = xs, W = w, Y = y + (long)t * n, K = k, N = n, ChunkRows = chunkRows };
@@ -109,6 +110,13 @@ public static unsafe class MatMul
         }
     }
 
+    /// <summary>
+    /// Software prefetch distance in halves (8 KiB) for the GEMV weight stream; 0 leaves it to the hardware prefetcher.
+    /// Measured: one row at a time (a single sequential stream) plus this prefetch streamed ~2× faster than four
+    /// interleaved rows without it.
+    /// </summary>
+    internal static int GemvPrefetchHalves = 4096;
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void GemvRows<TS, TV>(float* x, Half* w, int k, int n0, int n1, float* y)
         where TS : struct, ISimd<TV> where TV : struct
@@ -116,51 +124,35 @@ public static unsafe class MatMul
         int width = TS.Count;
         int step = 2 * width;
         int kv = k - k % step;
-        int n = n0;
-        for (; n + 4 <= n1; n += 4)
-        {
-            Half* w0 = w + (long)n * k, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k;
-            TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero;
-            TV b0 = TS.Zero, b1 = TS.Zero, b2 = TS.Zero, b3 = TS.Zero;
-            for (int i = 0; i < kv; i += step)
-            {
-                TV x0 = TS.Load(x + i), x1 = TS.Load(x + i + width);
-                TS.LoadHalvesScaled(w0 + i, out TV l, out TV h);
-                a0 = TS.Fma(l, x0, a0); b0 = TS.Fma(h, x1, b0);
-                TS.LoadHalvesScaled(w1 + i, out l, out h);
-                a1 = TS.Fma(l, x0, a1); b1 = TS.Fma(h, x1, b1);
-                TS.LoadHalvesScaled(w2 + i, out l, out h);
-                a2 = TS.Fma(l, x0, a2); b2 = TS.Fma(h, x1, b2);
-                TS.LoadHalvesScaled(w3 + i, out l, out h);
-                a3 = TS.Fma(l, x0, a3); b3 = TS.Fma(h, x1, b3);
-            }
-            float s0 = TS.Sum(TS.Add(a0, b0)), s1 = TS.Sum(TS.Add(a1, b1));
-            float s2 = TS.Sum(TS.Add(a2, b2)), s3 = TS.Sum(TS.Add(a3, b3));
-            for (int i = kv; i < k; i++)
-            {
-                float xi = x[i];
-                s0 += HalfBits.Scaled(((ushort*)w0)[i]) * xi;
-                s1 += HalfBits.Scaled(((ushort*)w1)[i]) * xi;
-                s2 += HalfBits.Scaled(((ushort*)w2)[i]) * xi;
-                s3 += HalfBits.Scaled(((ushort*)w3)[i]) * xi;
-            }
-            y[n] = s0 * GemvOutputScale;
-            y[n + 1] = s1 * GemvOutputScale;
-            y[n + 2] = s2 * GemvOutputScale;
-            y[n + 3] = s3 * GemvOutputScale;
-        }
-        for (; n < n1; n++)
+        int prefetch = GemvPrefetchHalves;
+        for (int n = n0; n < n1; n++)
         {
             Half* w0 = w + (long)n * k;
-            TV a0 = TS.Zero, b0 = TS.Zero;
-            for (int i = 0; i < kv; i += step)
+            TV a0 = TS.Zero, b0 = TS.Zero, a1 = TS.Zero, b1 = TS.Zero;
+            int i = 0;
+            for (; i + 2 * step <= kv; i += 2 * step)
+            {
+                // Prefetch never faults, so running past the end of the matrix is harmless.
+                if (Sse.IsSupported && prefetch > 0)
+                {
+                    Sse.Prefetch0(w0 + i + prefetch);
+                    if (TS.Count >= 16) Sse.Prefetch0(w0 + i + prefetch + 32);  // 128 bytes per iteration: two lines.
+                }
+                TS.LoadHalvesScaled(w0 + i, out TV l, out TV h);
+                a0 = TS.Fma(l, TS.Load(x + i), a0);
+                b0 = TS.Fma(h, TS.Load(x + i + width), b0);
+                TS.LoadHalvesScaled(w0 + i + step, out l, out h);
+                a1 = TS.Fma(l, TS.Load(x + i + step), a1);
+                b1 = TS.Fma(h, TS.Load(x + i + step + width), b1);
+            }
+            for (; i < kv; i += step)
             {
                 TS.LoadHalvesScaled(w0 + i, out TV l, out TV h);
                 a0 = TS.Fma(l, TS.Load(x + i), a0);
                 b0 = TS.Fma(h, TS.Load(x + i + width), b0);
             }
-            float s0 = TS.Sum(TS.Add(a0, b0));
-            for (int i = kv; i < k; i++) s0 += HalfBits.Scaled(((ushort*)w0)[i]) * x[i];
+            float s0 = TS.Sum(TS.Add(TS.Add(a0, b0), TS.Add(a1, b1)));
+            for (; i < k; i++) s0 += HalfBits.Scaled(((ushort*)w0)[i]) * x[i];
             y[n] = s0 * GemvOutputScale;
         }
     }
