@@ -1,0 +1,97 @@
+using Xunit;
+using OpenAutoGlm.Kernels.Cpu;
+using OpenAutoGlm.Kernels.Cpu.Reference;
+using static OpenAutoGlm.Tests.Kernels.KernelTestData;
+
+namespace OpenAutoGlm.Tests.Kernels;
+
+public unsafe class MatMulTests
+{
+    public static TheoryData<int> IsaData => Isas();
+
+    [Theory]
+    [MemberData(nameof(IsaData))]
+    public void Multiply_MatchesReferenceOnOddShapes(int isaWidth)
+    {
+        var isa = (VectorIsa)isaWidth;
+        var rng = new Random(7);
+        using var pool = new WorkerPool(2);
+        int[] ks = [1, 7, 17, 63, 100, 769];
+        int[] ns = [1, 3, 13, 37];
+        int[] rowCounts = [1, 2, 3, 4, 5, 7, 13];
+        foreach (int k in ks)
+            foreach (int n in ns)
+                foreach (int rows in rowCounts)
+                    Check(rng, pool, isa, rows, k, n);
+    }
+
+    [Theory]
+    [MemberData(nameof(IsaData))]
+    public void Multiply_MatchesReferenceOnModelShapes(int isaWidth)
+    {
+        var isa = (VectorIsa)isaWidth;
+        var rng = new Random(11);
+        using var pool = new WorkerPool(3);
+        Check(rng, pool, isa, 1, 768, 256);
+        Check(rng, pool, isa, 1, 2048, 96);
+        Check(rng, pool, isa, 1, 128, 1001);
+        Check(rng, pool, isa, 16, 256, 100);
+        Check(rng, pool, isa, 6, 320, 40);
+        // Deeper than one k slice (partial sums carried across slices), with padding and edge tiles.
+        Check(rng, pool, isa, 8, MatMul.KSlice * 2 + 77, 10);
+        Check(rng, pool, isa, 13, MatMul.KSlice + 1, 7);
+    }
+
+    [Fact]
+    public void Multiply_ExactOnSubnormalAndExtremeHalves()
+    {
+        // Weights at the FP16 range ends must convert exactly: subnormals, smallest normal, largest finite.
+        Half[] special = [Half.Epsilon, (Half)6.1035156e-5f, Half.MaxValue, Half.MinValue, (Half)(-3.0517578e-5f), (Half)0f, Half.NegativeZero, (Half)1.5f];
+        int k = special.Length, n = 2;
+        var w = new Half[n * k];
+        for (int i = 0; i < k; i++) { w[i] = special[i]; w[k + i] = special[k - 1 - i]; }
+        using var pool = new WorkerPool(1);
+        foreach (var isa in AllIsas)
+            for (int j = 0; j < k; j++)
+            {
+                var x = new float[k];
+                x[j] = 1f;
+                var y = new float[n];
+                fixed (Half* pw = w) MatMul.Multiply(x, 1, k, pw, n, y, pool, isa);
+                Assert.Equal((float)w[j], y[0]);
+                Assert.Equal((float)w[k + j], y[1]);
+            }
+    }
+
+    [Fact]
+    public void Multiply_RejectsWrongLengths()
+    {
+        using var pool = new WorkerPool(1);
+        var w = new Half[12];
+        var ex = Assert.Throws<ArgumentException>(() => MatMul.Multiply(new float[5], 2, 3, w, 4, new float[8], pool));
+        Assert.Equal("x", ex.ParamName);
+        Assert.Contains("6", ex.Message);
+        ex = Assert.Throws<ArgumentException>(() => MatMul.Multiply(new float[6], 2, 3, w, 4, new float[7], pool));
+        Assert.Equal("y", ex.ParamName);
+        ex = Assert.Throws<ArgumentException>(() => MatMul.Multiply(new float[6], 2, 3, new Half[11], 4, new float[8], pool));
+        Assert.Equal("w", ex.ParamName);
+    }
+
+    private static void Check(Random rng, WorkerPool pool, VectorIsa isa, int rows, int k, int n)
+    {
+        var x = Floats(rng, rows * k, 3f);
+        var w = Halves(rng, n * k);
+        var expected = new float[rows * n];
+        MatMulReference.Multiply(x, rows, k, w, n, expected);
+        var actual = new float[rows * n];
+        actual.AsSpan().Fill(float.NaN);
+        fixed (Half* pw = w) MatMul.Multiply(x, rows, k, pw, n, actual, pool, isa);
+        for (int t = 0; t < rows; t++)
+            for (int j = 0; j < n; j++)
+            {
+                double magnitude = 0;
+                for (int i = 0; i < k; i++) magnitude += Math.Abs(x[t * k + i] * (float)w[j * k + i]);
+                Close(expected[t * n + j], actual[t * n + j], 4e-6 * magnitude + 1e-6, $"{isa} rows={rows} k={k} n={n} y[{t},{j}]");
+            }
+    }
+}
