@@ -64,6 +64,8 @@ public class DecoderParityTests
         using var m = new TinyModel(new TinyCheckpointSpec { Seed = 4 });
         var all = m.Model.ComputeLogits(Prompt, allPositions: true);
         var last = m.Model.ComputeLogits(Prompt);
-        Assert.Equal(all.AsSpan(all.Length - last.Length).ToArray(), last);
+        // one row runs the GEMV, many rows the GEMM: equal up to float summation order
+        var lastRow = all.AsSpan(all.Length - last.Length);
+        for (int i = 0; i < last.Length; i++) Assert.Equal(lastRow[i], last[i], 1e-4f);
     }
 }
