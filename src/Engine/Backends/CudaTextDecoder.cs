@@ -26,8 +26,8 @@ internal sealed class CudaTextDecoder : IDisposable
         var c = file.Manifest.Text;
         if (c.RopeScaling is not null)
             throw new NotSupportedException($"The CUDA backend does not implement rope_scaling '{c.RopeScaling.Type}' yet; use the CPU backend.");
-        if (c.HeadDim % 32 != 0)
-            throw new NotSupportedException($"The CUDA attention kernels need head_dim to be a multiple of 32 (model has {c.HeadDim}); use the CPU backend.");
+        if (c.HeadDim is not (64 or 96 or 128 or 256))
+            throw new NotSupportedException($"The CUDA attention kernels are built for head_dim 64, 96, 128 or 256 (model has {c.HeadDim}); use the CPU backend.");
         Config = c;
         _backend = backend;
         _weights = new DevicePool(backend.Memory, "weights");

@@ -1,0 +1,73 @@
+using OpenAutoGlm.Engine;
+using OpenAutoGlm.Engine.Generation;
+using OpenAutoGlm.Kernels.Emulation;
+using OpenAutoGlm.Tests.Support;
+
+namespace OpenAutoGlm.Tests.Engine;
+
+/// <summary>A fact that is skipped, with the reason, when the CUDA emulation cannot build (no C++ compiler).</summary>
+public sealed class RequiresCudaEmulationFactAttribute : FactAttribute
+{
+    public RequiresCudaEmulationFactAttribute()
+    {
+        if (!EmuBackend.IsAvailable(out string reason)) Skip = $"CUDA emulation unavailable: {reason}";
+    }
+}
+
+/// <summary>The whole CUDA decoder, run by the NVRTC kernel sources under CPU emulation, against the CPU backend.</summary>
+public class CudaEmulationDecoderTests
+{
+    private static readonly int[] Prompt = [1, 17, 42, 5, 88, 23, 61];
+
+    private static TinyCheckpointSpec Spec(string architecture) => new()
+    {
+        Architecture = architecture, HiddenSize = 96, NumHeads = 4, NumKvHeads = 2, HeadDim = 64, IntermediateSize = 112,
+        Seed = 13, EosTokenIds = [],
+        // Weights at a trained model's scale (|w| ≤ 0.1 ≈ 1/√fan-in) rather than the default ±0.5, whose activations grow
+        // several-fold per layer: the prefill kernels round activations to FP16 as GPUs do, and parity is judged at real scales.
+        EditTensor = (name, data) =>
+        {
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) return;
+            for (int i = 0; i < data.Length; i++) data[i] *= 0.2f;
+        },
+    };
+
+    public static TheoryData<string> Families => ["LlamaForCausalLM", "Qwen2ForCausalLM", "Glm4ForCausalLM"];
+
+    [RequiresCudaEmulationFact]
+    public void EveryFamilyMatchesTheCpuBackend()
+    {
+        foreach (var arch in Families)
+        {
+            using var cpu = new TinyModel(Spec(arch));
+            using var emu = AutoGlmModel.Load(cpu.ModelDirectory, new ModelOptions { Device = "cuda-emu" });
+            Assert.Equal("cuda-emu", emu.Device);
+            var expected = cpu.Model.ComputeLogits(Prompt, allPositions: true);
+            var actual = emu.ComputeLogits(Prompt, allPositions: true);
+            double maxDiff = 0, maxRef = 0;
+            for (int i = 0; i < expected.Length; i++)
+            {
+                maxDiff = Math.Max(maxDiff, Math.Abs(actual[i] - expected[i]));
+                maxRef = Math.Max(maxRef, Math.Abs(expected[i]));
+            }
+            Assert.True(maxDiff / maxRef < 2e-3, $"{arch}: relative logit error {maxDiff / maxRef:E2}");
+
+            var options = new GenerationOptions { MaxNewTokens = 10 };
+            Assert.Equal(cpu.Model.Generate(Prompt, options).Ids, emu.Generate(Prompt, options).Ids);
+        }
+    }
+
+    [Fact]
+    public void CudaWithoutADriverIsAClearErrorAndAutoFallsBack()
+    {
+        using var cpu = new TinyModel(Spec("LlamaForCausalLM"));
+        if (OpenAutoGlm.Kernels.Cuda.CudaAvailability.Probe().Available) return; // a GPU host: nothing to fall back from
+        var e = Assert.Throws<InvalidOperationException>(() => AutoGlmModel.Load(cpu.ModelDirectory, new ModelOptions { Device = "cuda" }));
+        Assert.Contains("CUDA is not available", e.Message);
+        var log = new List<string>();
+        using var auto = AutoGlmModel.Load(cpu.ModelDirectory, new ModelOptions { Device = "auto", Log = log.Add });
+        Assert.Equal("cpu", auto.Device);
+        Assert.Single(log);
+        Assert.Contains("running on the CPU", log[0]);
+    }
+}
