@@ -19,17 +19,18 @@ internal static class BenchCommand
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens decoded.", DefaultValueFactory = _ => 64 };
         var runs = new Option<int>("--runs") { Description = "Timed runs after one warm-up; the median is reported.", DefaultValueFactory = _ => 3 };
         var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var cmd = new Command("bench", "Measure prefill and decode speed against the machine's bandwidth and FMA limits.")
         {
-            model, promptTokens, genTokens, runs, threads, json,
+            model, promptTokens, genTokens, runs, threads, device, json,
         };
         cmd.SetAction(parse =>
         {
             int p = parse.GetValue(promptTokens), g = parse.GetValue(genTokens), n = Math.Max(1, parse.GetValue(runs));
             int t = parse.GetValue(threads);
             if (p < 1 || g < 2) throw new ArgumentException("--prompt-tokens must be ≥ 1 and --gen-tokens ≥ 2.");
-            using var m = AutoGlmModel.Load(parse.GetValue(model)!, new ModelOptions { Threads = t, PrefillChunk = Math.Max(p, 1) });
+            using var m = CommonOptions.Load(parse.GetValue(model)!, t, parse.GetValue(device)!, prefillChunk: p);
             var rng = new Random(1234);
             var ids = new int[p];
             for (int i = 0; i < p; i++) ids[i] = rng.Next(m.VocabSize);
@@ -45,9 +46,11 @@ internal static class BenchCommand
             }
             double prefill = Median(r => r.PrefillTokensPerSecond), decode = Median(r => r.DecodeTokensPerSecond), ttft = Median(r => r.TimeToFirstTokenMs);
 
-            double bandwidth, peak;
-            using (var pool = new WorkerPool(t))
+            // The CPU's limits only bound the CPU backend; on a GPU the fractions are left at zero (see scripts/gpu-check.sh).
+            double bandwidth = double.PositiveInfinity, peak = double.PositiveInfinity;
+            if (m.Device == "cpu")
             {
+                using var pool = new WorkerPool(t);
                 bandwidth = MemoryBandwidth.MeasureReadBytesPerSecond(pool);
                 peak = FmaPeak.MeasureFlopsPerSecond(pool);
             }
@@ -61,13 +64,14 @@ internal static class BenchCommand
                 w.WriteNumber("prompt_tokens", p);
                 w.WriteNumber("gen_tokens", g);
                 w.WriteNumber("threads", t);
+                w.WriteString("device", m.Device);
                 w.WriteNumber("prefill_tokens_per_s", Math.Round(prefill, 3));
                 w.WriteNumber("decode_tokens_per_s", Math.Round(decode, 3));
                 w.WriteNumber("ttft_ms", Math.Round(ttft, 3));
                 w.WriteNumber("weight_bytes_per_token", m.WeightBytesPerToken);
-                w.WriteNumber("measured_bandwidth_gb_per_s", Math.Round(bandwidth / 1e9, 3));
+                if (double.IsFinite(bandwidth)) w.WriteNumber("measured_bandwidth_gb_per_s", Math.Round(bandwidth / 1e9, 3));
                 w.WriteNumber("bandwidth_fraction", Math.Round(bwFraction, 4));
-                w.WriteNumber("measured_fma_peak_gflops", Math.Round(peak / 1e9, 3));
+                if (double.IsFinite(peak)) w.WriteNumber("measured_fma_peak_gflops", Math.Round(peak / 1e9, 3));
                 w.WriteNumber("prefill_fma_fraction", Math.Round(fmaFraction, 4));
                 w.WriteEndObject();
                 w.Flush();
@@ -75,7 +79,7 @@ internal static class BenchCommand
             }
             else
             {
-                Console.WriteLine($"model       {m.Manifest.Architecture}, {m.WeightBytesPerToken / 1e6:F1} MB of weights read per decoded token, {t} threads");
+                Console.WriteLine($"model       {m.Manifest.Architecture} on {m.Device}, {m.WeightBytesPerToken / 1e6:F1} MB of weights read per decoded token, {t} threads");
                 Console.WriteLine($"prefill     {p} tokens: {prefill,10:F1} tok/s  ({prefill * m.MatmulFlops(p) / p / 1e9:F1} GFLOP/s = {fmaFraction:P1} of {peak / 1e9:F1} GFLOP/s FMA peak)");
                 Console.WriteLine($"ttft        {ttft,10:F1} ms");
                 Console.WriteLine($"decode      {g} tokens: {decode,10:F1} tok/s  ({decode * m.WeightBytesPerToken / 1e9:F1} GB/s = {bwFraction:P1} of {bandwidth / 1e9:F1} GB/s read bandwidth)");

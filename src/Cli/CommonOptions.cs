@@ -35,7 +35,20 @@ internal static class CommonOptions
 
     public static Option<bool> Json() => new("--json") { Description = "Print one JSON object." };
 
-    public static AutoGlmModel Load(string dir, int threads) => AutoGlmModel.Load(dir, new ModelOptions { Threads = threads });
+    public static Option<string> Device() => new("--device")
+    {
+        Description = "cpu, cuda, cuda:N, cuda-emu (CUDA kernels emulated on the CPU) or auto (CUDA when usable, else CPU).",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    public static AutoGlmModel Load(string dir, int threads, string device = "cpu", int? prefillChunk = null) =>
+        AutoGlmModel.Load(dir, new ModelOptions
+        {
+            Threads = threads,
+            Device = device,
+            PrefillChunk = prefillChunk ?? 256,
+            Log = Console.Error.WriteLine,
+        });
 
     public static int[] ParseIds(string text)
     {

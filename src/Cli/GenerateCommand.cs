@@ -22,11 +22,12 @@ internal static class GenerateCommand
         var seed = new Option<ulong?>("--seed") { Description = "Random seed: same seed, same output." };
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable).", AllowMultipleArgumentsPerToken = false };
         var threads = CommonOptions.Threads();
+        var device = CommonOptions.Device();
         var json = CommonOptions.Json();
 
         var cmd = new Command("generate", "Generate text from a prompt or from token ids.")
         {
-            model, prompt, ids, maxNew, temperature, topK, topP, minP, repetition, seed, stop, threads, json,
+            model, prompt, ids, maxNew, temperature, topK, topP, minP, repetition, seed, stop, threads, device, json,
         };
         cmd.SetAction((parse, ct) =>
         {
@@ -34,7 +35,7 @@ internal static class GenerateCommand
             string? idText = parse.GetValue(ids);
             if ((promptText is null) == (idText is null))
                 throw new ArgumentException("Give exactly one of --prompt or --ids.");
-            using var m = CommonOptions.Load(parse.GetValue(model)!, parse.GetValue(threads));
+            using var m = CommonOptions.Load(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             int[] promptIds = idText is not null ? CommonOptions.ParseIds(idText) : m.Encode(promptText!);
             var options = new GenerationOptions
             {

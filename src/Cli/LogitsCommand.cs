@@ -14,10 +14,11 @@ internal static class LogitsCommand
         var output = new Option<string>("--out", "-o") { Description = "Output file (float32 little-endian, [positions, vocab]).", Required = true };
         var all = new Option<bool>("--all-positions") { Description = "Write every position's logits, not only the last." };
         var threads = CommonOptions.Threads();
-        var cmd = new Command("logits", "Write the logits of a sequence of token ids.") { model, ids, output, all, threads };
+        var device = CommonOptions.Device();
+        var cmd = new Command("logits", "Write the logits of a sequence of token ids.") { model, ids, output, all, threads, device };
         cmd.SetAction(parse =>
         {
-            using var m = CommonOptions.Load(parse.GetValue(model)!, parse.GetValue(threads));
+            using var m = CommonOptions.Load(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
             var tokens = CommonOptions.ParseIds(parse.GetValue(ids)!);
             var logits = m.ComputeLogits(tokens, parse.GetValue(all));
             if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("Writing logits needs a little-endian machine.");

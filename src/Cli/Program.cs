@@ -7,4 +7,5 @@ root.Add(LogitsCommand.Create());
 root.Add(BenchCommand.Create());
 root.Add(InfoCommand.Create());
 root.Add(VerifyCommand.Create());
+root.Add(KernelsCommand.Create());
 return CliRunner.Run(root, args);
