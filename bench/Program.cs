@@ -21,4 +21,21 @@ if (args.Length > 0 && args[0] == "quick")
     QuickBench.Run(args.AsSpan(1));
     return;
 }
+if (args.Length > 0 && args[0] == "synthetic")
+{
+    // synthetic --preset tiny|llama-125m --output DIR: a random model in the converted format, for benchmarks
+    string preset = ArgValue("--preset") ?? "llama-125m";
+    string output = ArgValue("--output") ?? throw new ArgumentException("synthetic needs --output DIR");
+    if (!SyntheticModel.Presets.TryGetValue(preset, out var shape))
+        throw new ArgumentException($"unknown preset '{preset}' (known: {string.Join(", ", SyntheticModel.Presets.Keys)})");
+    SyntheticModel.Write(output, shape);
+    Console.WriteLine($"wrote {preset} to {output}");
+    return;
+}
 BenchmarkSwitcher.FromAssembly(typeof(QuickBench).Assembly).Run(args);
+
+string? ArgValue(string name)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
