@@ -33,6 +33,7 @@ public sealed class AutoGlmModel : IDisposable
     private readonly ConcurrentBag<Session> _idle = [];
     private readonly int[] _endOfSequence;
     private readonly Lazy<Constraints.TokenTrie> _constraintTrie;
+    private readonly Lazy<Chat.TokenizerChatConfig?> _chatConfig;
     private int _disposed;
 
     private AutoGlmModel(ModelFile file, TextTokenizer? tokenizer, ModelOptions options)
@@ -45,7 +46,13 @@ public sealed class AutoGlmModel : IDisposable
         ContextLength = Math.Min(options.ContextLength ?? text.MaxPositionEmbeddings, text.MaxPositionEmbeddings);
         _endOfSequence = file.Manifest.Tokens.Eos;
         _constraintTrie = new(BuildConstraintTrie);
+        _chatConfig = new(() => Chat.TokenizerChatConfig.Load(ReadBeside(file.Manifest.TokenizerConfigFile), ReadBeside(file.Manifest.ChatTemplateFile)));
     }
+
+    private string? ReadBeside(string? name) => name is null ? null : File.ReadAllText(Path.Combine(_file.Directory, name));
+
+    /// <summary>The checkpoint's chat template (from tokenizer_config.json or chat_template.jinja), or null when it has none.</summary>
+    public Chat.TokenizerChatConfig? ChatConfig => _chatConfig.Value;
 
     /// <summary>End-of-sequence ids from the checkpoint.</summary>
     internal int[] EndOfSequenceIds => _endOfSequence;

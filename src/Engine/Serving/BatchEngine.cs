@@ -155,7 +155,7 @@ public sealed class BatchEngine : IDisposable
     {
         cancellationToken.ThrowIfCancellationRequested();
         var request = Submit(promptIds, options);
-        EnsureLoop();
+        Start();
         using var registration = cancellationToken.Register(request.Cancel);
         bool finished = false;
         try
@@ -174,12 +174,13 @@ public sealed class BatchEngine : IDisposable
     public async Task<GenerationResult> GenerateAsync(IReadOnlyList<int> promptIds, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         var request = Submit(promptIds, options);
-        EnsureLoop();
+        Start();
         using var registration = cancellationToken.Register(request.Cancel);
         return await request.Result.ConfigureAwait(false);
     }
 
-    private void EnsureLoop()
+    /// <summary>Starts the background thread that runs the steps (the async methods start it); <see cref="Step"/> is refused from then on.</summary>
+    public void Start()
     {
         if (_loop is not null) return;
         lock (_running)
