@@ -67,11 +67,18 @@ public sealed class AutoGlmModel : IDisposable
     private Constraints.TokenTrie BuildConstraintTrie()
     {
         var tokenizer = RequireTokenizer();
+        // A token's text as it appears mid-output: decoded after an anchor token, since decoders such as Metaspace
+        // strip the leading space of a sequence's first token.
+        int? anchor = tokenizer.TokenToId("a");
+        string anchorText = anchor is int a ? tokenizer.Decode([a]) : "";
         var texts = new string[VocabSize];
         for (int id = 0; id < texts.Length; id++)
         {
             // Special tokens never appear inside the document; a token that decodes to part of a UTF-8 sequence cannot be checked alone.
-            string text = id < tokenizer.VocabSize && tokenizer.IdToToken(id) is not null && !tokenizer.IsSpecial(id) ? tokenizer.Decode([id]) : "";
+            if (id >= tokenizer.VocabSize || tokenizer.IdToToken(id) is null || tokenizer.IsSpecial(id)) { texts[id] = ""; continue; }
+            string text = anchor is int x && tokenizer.Decode([x, id]) is { } pair && pair.StartsWith(anchorText, StringComparison.Ordinal)
+                ? pair[anchorText.Length..]
+                : tokenizer.Decode([id]);
             texts[id] = text.Contains('\uFFFD') ? "" : text;
         }
         return new Constraints.TokenTrie(texts);

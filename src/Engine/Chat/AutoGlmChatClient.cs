@@ -150,7 +150,8 @@ public sealed class AutoGlmChatClient : IChatClient
         TopP = o?.TopP ?? 1f,
         TopK = o?.TopK ?? 0,
         MaxNewTokens = o?.MaxOutputTokens ?? 512,
-        StopStrings = o?.StopSequences is { } stops ? [.. stops] : [],
+        // The plain transcript marks turns with "user:", so a model that goes on to write the next turn is stopped there.
+        StopStrings = [.. o?.StopSequences ?? [], .. _model.ChatConfig is null ? new[] { "\nuser:" } : []],
         StopTokenIds = _chatStopIds,
         FrequencyPenalty = o?.FrequencyPenalty ?? 0f,
         PresencePenalty = o?.PresencePenalty ?? 0f,
