@@ -170,4 +170,21 @@ public sealed class BatchEngineTests(TinyLlamaFixture fixture) : IClassFixture<T
         var results = await Task.WhenAll(streams);
         for (int i = 0; i < prompts.Length; i++) Assert.Equal(Model.Generate(prompts[i], options).Ids, results[i]);
     }
+
+    [Fact]
+    public async Task CancellingAStreamOnTheBackgroundLoopReleasesItsBlocks()
+    {
+        using var engine = new BatchEngine(Model, Small);
+        using var cts = new CancellationTokenSource();
+        int seen = 0;
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var _ in engine.GenerateStreamingAsync([1, 10, 20], new GenerationOptions { MaxNewTokens = 50, StopAtEndOfSequence = false }, cts.Token))
+                if (++seen == 3) cts.Cancel();
+        });
+        Assert.Equal(3, seen);
+        for (int i = 0; i < 200 && engine.Stats.UsedBlocks > 0; i++) await Task.Delay(10);
+        Assert.Equal(0, engine.Stats.UsedBlocks);
+        Assert.Throws<InvalidOperationException>(() => engine.Step());
+    }
 }

@@ -65,11 +65,14 @@ public sealed class AutoGlmChatClient : IChatClient
         try
         {
             await foreach (var token in request.Tokens.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
                 if (token.Text.Length > 0)
                     yield return new ChatResponseUpdate(ChatRole.Assistant, token.Text)
                     {
                         ConversationId = options?.ConversationId, ModelId = _metadata.DefaultModelId, ResponseId = responseId, MessageId = responseId,
                     };
+            }
             finished = true;
         }
         finally

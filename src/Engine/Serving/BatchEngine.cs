@@ -161,7 +161,11 @@ public sealed class BatchEngine : IDisposable
         try
         {
             await foreach (var token in request.Tokens.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                // Tokens may already be buffered: a cancelled caller gets none of them.
+                cancellationToken.ThrowIfCancellationRequested();
                 yield return token;
+            }
             finished = true;
         }
         finally
