@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using OpenAutoGlm.Engine.Architectures;
 using OpenAutoGlm.Engine.Generation;
@@ -229,7 +230,7 @@ public sealed class BatchEngine : IDisposable
         if (_running.Count == 0) return false;
         int tokens = Schedule();
         if (_segments.Count == 0) return false;
-        int rows = _model.Decoder.ForwardBatch(_state, _cache, _ids.AsSpan(0, tokens), System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_segments));
+        int rows = _model.Decoder.ForwardBatch(_state, _cache, _ids.AsSpan(0, tokens), CollectionsMarshal.AsSpan(_segments));
         _steps++;
         int row = 0;
         int vocab = _model.VocabSize;
@@ -250,6 +251,7 @@ public sealed class BatchEngine : IDisposable
             }
             if (seq.Selector.Finished) Retire(seq, cancelled: false);
         }
+        Debug.Assert(row == rows, "every logits row was sampled");
         return true;
     }
 
@@ -270,7 +272,7 @@ public sealed class BatchEngine : IDisposable
         while (_waiting.First is { } node && _running.Count < _options.MaxRunning)
         {
             var seq = node.Value;
-            var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.Tokens);
+            var tokens = CollectionsMarshal.AsSpan(seq.Tokens);
             // Reuse cached full blocks of the prefix, but always leave one token to compute: its logits are needed.
             int reused = _cache.AcquirePrefix(tokens, (tokens.Length - 1) / _cache.BlockSize, seq.Blocks, out seq.LastHash);
             int needed = (tokens.Length + _cache.BlockSize - 1) / _cache.BlockSize - reused;
@@ -357,7 +359,7 @@ public sealed class BatchEngine : IDisposable
 
     private void PublishFullBlocks(Sequence seq)
     {
-        var tokens = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.Tokens);
+        var tokens = CollectionsMarshal.AsSpan(seq.Tokens);
         while ((seq.Published + 1) * _cache.BlockSize <= seq.Computed)
         {
             seq.LastHash = _cache.Publish(seq.Blocks[seq.Published], seq.LastHash, tokens.Slice(seq.Published * _cache.BlockSize, _cache.BlockSize));
@@ -374,8 +376,7 @@ public sealed class BatchEngine : IDisposable
 
     private void Retire(Sequence seq, bool cancelled)
     {
-        if (_running.Remove(seq)) { }
-        else if (_waiting.Remove(seq)) Interlocked.Decrement(ref _waitingCount);
+        if (!_running.Remove(seq) && _waiting.Remove(seq)) Interlocked.Decrement(ref _waitingCount);
         ReleaseBlocks(seq);
         _byRequest.Remove(seq.Request);
         var request = seq.Request;

@@ -57,8 +57,6 @@ public sealed class PagedKvCache
     public int UsedBlocks => BlockCount - AvailableBlocks;
     /// <summary>Unreferenced blocks kept for prefix reuse.</summary>
     public int CachedBlocks => _evictable.Count;
-    /// <summary>Blocks taken from the prefix cache instead of being recomputed, since creation.</summary>
-    public long PrefixHitBlocks { get; private set; }
 
     /// <summary>[blocks, kvHeads, blockSize, headDim] keys of one layer.</summary>
     public float[] Keys(int layer) => _keys[layer];
@@ -129,7 +127,6 @@ public sealed class PagedKvCache
             lastHash = h;
             taken++;
         }
-        PrefixHitBlocks += taken;
         return taken;
     }
 
