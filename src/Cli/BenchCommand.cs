@@ -18,17 +18,30 @@ internal static class BenchCommand
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length.", DefaultValueFactory = _ => 128 };
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens decoded.", DefaultValueFactory = _ => 64 };
         var runs = new Option<int>("--runs") { Description = "Timed runs after one warm-up; the median is reported.", DefaultValueFactory = _ => 3 };
+        var concurrency = new Option<int?>("--concurrency", "-c")
+        {
+            Description = "Serving benchmark instead: N concurrent clients on the batch engine, random prompt/output lengths up to --prompt-tokens/--gen-tokens.",
+        };
+        var requests = new Option<int?>("--requests") { Description = "Serving benchmark: requests in all (default 4 × concurrency)." };
+        var seed = new Option<int>("--seed") { Description = "Serving benchmark: seed of the synthetic requests.", DefaultValueFactory = _ => 1234 };
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
-        var cmd = new Command("bench", "Measure prefill and decode speed against the machine's bandwidth and FMA limits.")
+        var cmd = new Command("bench", "Measure prefill and decode speed against the machine's bandwidth and FMA limits, or serving throughput and latency.")
         {
-            model, promptTokens, genTokens, runs, threads, device, json,
+            model, promptTokens, genTokens, runs, concurrency, requests, seed, threads, device, json,
         };
         cmd.SetAction(parse =>
         {
             int p = parse.GetValue(promptTokens), g = parse.GetValue(genTokens), n = Math.Max(1, parse.GetValue(runs));
             int t = parse.GetValue(threads);
+            if (parse.GetValue(concurrency) is int clients)
+            {
+                if (clients < 1 || p < 1 || g < 1) throw new ArgumentException("--concurrency, --prompt-tokens and --gen-tokens must be ≥ 1.");
+                var report = ServingBench.Run(parse.GetValue(model)!, t, clients, parse.GetValue(requests) ?? 4 * clients, p, g, parse.GetValue(seed));
+                ServingBench.Print(report, parse.GetValue(json));
+                return 0;
+            }
             if (p < 1 || g < 2) throw new ArgumentException("--prompt-tokens must be ≥ 1 and --gen-tokens ≥ 2.");
             using var m = CommonOptions.Load(parse.GetValue(model)!, t, parse.GetValue(device)!, prefillChunk: p);
             var rng = new Random(1234);

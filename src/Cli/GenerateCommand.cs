@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using OpenAutoGlm.Engine;
+using OpenAutoGlm.Engine.Constraints;
 using OpenAutoGlm.Engine.Generation;
 
 namespace OpenAutoGlm.Cli;
@@ -21,13 +22,18 @@ internal static class GenerateCommand
         var repetition = new Option<float>("--repetition-penalty") { Description = "HF repetition penalty (1: off).", DefaultValueFactory = _ => 1f };
         var seed = new Option<ulong?>("--seed") { Description = "Random seed: same seed, same output." };
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var frequency = new Option<float>("--frequency-penalty") { Description = "OpenAI frequency penalty in [-2, 2] (0: off)." };
+        var presence = new Option<float>("--presence-penalty") { Description = "OpenAI presence penalty in [-2, 2] (0: off)." };
+        var logprobs = new Option<int?>("--logprobs") { Description = "Report each token's log-probability and the K most likely alternatives (0–20)." };
+        var schema = new Option<FileInfo?>("--json-schema") { Description = "Constrain the output to JSON matching the schema in this file." };
+        var beams = new Option<int>("--num-beams") { Description = "Beam search with N beams (1: off).", DefaultValueFactory = _ => 1 };
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
 
         var cmd = new Command("generate", "Generate text from a prompt or from token ids.")
         {
-            model, prompt, ids, maxNew, temperature, topK, topP, minP, repetition, seed, stop, threads, device, json,
+            model, prompt, ids, maxNew, temperature, topK, topP, minP, repetition, seed, stop, frequency, presence, logprobs, schema, beams, threads, device, json,
         };
         cmd.SetAction((parse, ct) =>
         {
@@ -47,9 +53,15 @@ internal static class GenerateCommand
                 RepetitionPenalty = parse.GetValue(repetition),
                 Seed = parse.GetValue(seed),
                 StopStrings = parse.GetValue(stop) ?? [],
+                FrequencyPenalty = parse.GetValue(frequency),
+                PresencePenalty = parse.GetValue(presence),
+                LogProbs = parse.GetValue(logprobs) is not null,
+                TopLogProbs = parse.GetValue(logprobs) ?? 0,
+                JsonSchema = parse.GetValue(schema) is { } file ? JsonSchema.Parse(File.ReadAllText(file.FullName)) : null,
+                NumBeams = parse.GetValue(beams),
             };
             bool asJson = parse.GetValue(json);
-            Action<GeneratedToken>? print = asJson ? null : t =>
+            Action<GeneratedToken>? print = asJson || options.NumBeams > 1 ? null : t =>
             {
                 Console.Out.Write(m.Tokenizer is null ? (t.Id >= 0 ? $"{t.Id} " : "") : t.Text);
                 Console.Out.Flush();
@@ -58,6 +70,8 @@ internal static class GenerateCommand
             if (asJson) WriteJson(result);
             else
             {
+                if (result.Beams is { } beamResults)
+                    foreach (var b in beamResults) Console.Out.WriteLine($"[{b.Score:F4}] {(m.Tokenizer is null ? string.Join(' ', b.Ids) : b.Text)}");
                 Console.Out.WriteLine();
                 Console.Error.WriteLine($"[{result.PromptTokens} prompt tokens, {result.Ids.Length} generated ({result.FinishReason}); " +
                     $"ttft {result.TimeToFirstTokenMs:F1} ms, prefill {result.PrefillTokensPerSecond:F1} tok/s, decode {result.DecodeTokensPerSecond:F1} tok/s]");
@@ -85,6 +99,45 @@ internal static class GenerateCommand
         w.WriteNumber("ttft_ms", Math.Round(r.TimeToFirstTokenMs, 3));
         w.WriteNumber("prefill_tokens_per_s", Math.Round(r.PrefillTokensPerSecond, 3));
         w.WriteNumber("decode_tokens_per_s", Math.Round(r.DecodeTokensPerSecond, 3));
+        w.WriteNumber("confidence", Math.Round(r.Confidence, 6));
+        if (r.LogProbs is { } logProbs)
+        {
+            w.WriteStartArray("logprobs");
+            foreach (var lp in logProbs)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("id", lp.Id);
+                w.WriteString("token", lp.Text);
+                w.WriteNumber("logprob", lp.LogProb);
+                w.WriteStartArray("top_logprobs");
+                foreach (var (id, text, logProb) in lp.Top)
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("id", id);
+                    w.WriteString("token", text);
+                    w.WriteNumber("logprob", logProb);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+        if (r.Beams is { } beams)
+        {
+            w.WriteStartArray("beams");
+            foreach (var b in beams)
+            {
+                w.WriteStartObject();
+                w.WriteStartArray("ids");
+                foreach (int id in b.Ids) w.WriteNumberValue(id);
+                w.WriteEndArray();
+                w.WriteString("text", b.Text);
+                w.WriteNumber("score", b.Score);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
         w.WriteEndObject();
         w.Flush();
         Console.Out.WriteLine();

@@ -37,6 +37,8 @@ public sealed class AutoGlmModel : IDisposable
     private readonly ModelOptions _options;
     private readonly ConcurrentBag<Session> _idle = [];
     private readonly int[] _endOfSequence;
+    private readonly Lazy<Constraints.TokenTrie> _constraintTrie;
+    private readonly Lazy<Chat.TokenizerChatConfig?> _chatConfig;
     private int _disposed;
 
     private AutoGlmModel(ModelFile file, TextTokenizer? tokenizer, ModelOptions options, Backends.CudaTextDecoder? cuda)
@@ -49,6 +51,43 @@ public sealed class AutoGlmModel : IDisposable
         var text = file.Manifest.Text;
         ContextLength = Math.Min(options.ContextLength ?? text.MaxPositionEmbeddings, text.MaxPositionEmbeddings);
         _endOfSequence = file.Manifest.Tokens.Eos;
+        _constraintTrie = new(BuildConstraintTrie);
+        _chatConfig = new(() => Chat.TokenizerChatConfig.Load(ReadBeside(file.Manifest.TokenizerConfigFile), ReadBeside(file.Manifest.ChatTemplateFile)));
+    }
+
+    private string? ReadBeside(string? name) => name is null ? null : File.ReadAllText(Path.Combine(_file.Directory, name));
+
+    /// <summary>The checkpoint's chat template (from tokenizer_config.json or chat_template.jinja), or null when it has none.</summary>
+    public Chat.TokenizerChatConfig? ChatConfig => _chatConfig.Value;
+
+    /// <summary>End-of-sequence ids from the checkpoint.</summary>
+    internal int[] EndOfSequenceIds => _endOfSequence;
+
+    internal TextDecoder Decoder => _decoder;
+
+    internal ModelOptions Options => _options;
+
+    /// <summary>Each token's decoded text for schema-constrained decoding, built on first use and shared by every generation.</summary>
+    internal Constraints.TokenTrie ConstraintTrie => _constraintTrie.Value;
+
+    private Constraints.TokenTrie BuildConstraintTrie()
+    {
+        var tokenizer = RequireTokenizer();
+        // A token's text as it appears mid-output: decoded after an anchor token, since decoders such as Metaspace
+        // strip the leading space of a sequence's first token.
+        int? anchor = tokenizer.TokenToId("a");
+        string anchorText = anchor is int a ? tokenizer.Decode([a]) : "";
+        var texts = new string[VocabSize];
+        for (int id = 0; id < texts.Length; id++)
+        {
+            // Special tokens never appear inside the document; a token that decodes to part of a UTF-8 sequence cannot be checked alone.
+            if (id >= tokenizer.VocabSize || tokenizer.IdToToken(id) is null || tokenizer.IsSpecial(id)) { texts[id] = ""; continue; }
+            string text = anchor is int x && tokenizer.Decode([x, id]) is { } pair && pair.StartsWith(anchorText, StringComparison.Ordinal)
+                ? pair[anchorText.Length..]
+                : tokenizer.Decode([id]);
+            texts[id] = text.Contains('\uFFFD') ? "" : text;
+        }
+        return new Constraints.TokenTrie(texts);
     }
 
     /// <summary>Loads a converted model directory (model.json + weights.bin + tokenizer).</summary>
@@ -118,6 +157,7 @@ public sealed class AutoGlmModel : IDisposable
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var run = new GenerationRun(this, promptIds, options ?? new GenerationOptions());
+        if (run.IsBeamSearch) throw new NotSupportedException("Beam search returns whole hypotheses: use Generate.");
         await Task.Yield(); // the forward passes run off the caller's synchronization context
         foreach (var token in run.Steps(cancellationToken))
             yield return token;
@@ -234,27 +274,15 @@ public sealed class AutoGlmModel : IDisposable
         private readonly AutoGlmModel _model;
         private readonly GenerationOptions _options;
         private readonly int[] _prompt;
-        private readonly List<int> _generated = [];
-        private readonly System.Text.StringBuilder _text = new();
-        private FinishReason _finish = FinishReason.Length;
+        private TokenSelector? _selector;
+        private IReadOnlyList<BeamResult>? _beams;
         private double _ttftMs, _prefillSeconds, _decodeSeconds;
+
+        public bool IsBeamSearch => _options.NumBeams > 1;
 
         public GenerationRun(AutoGlmModel model, IReadOnlyList<int> promptIds, GenerationOptions options)
         {
-            options.Validate();
-            model.ValidateIds(promptIds);
-            if (promptIds.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(promptIds));
-            if (options.StopStrings.Count > 0 && model.Tokenizer is null)
-                throw new InvalidOperationException("Stop strings need a tokenizer; this model has none.");
-            int ctx = model.ContextLength;
-            int keep = promptIds.Count;
-            if (keep >= ctx)
-            {
-                if (!options.TruncatePrompt) throw new PromptTooLongException(promptIds.Count, ctx);
-                keep = ctx - 1; // keep the most recent tokens and room for one new token
-            }
-            _prompt = new int[keep];
-            for (int i = 0; i < keep; i++) _prompt[i] = promptIds[promptIds.Count - keep + i];
+            _prompt = model.PreparePrompt(promptIds, options);
             _model = model;
             _options = options;
         }
@@ -264,14 +292,15 @@ public sealed class AutoGlmModel : IDisposable
             var model = _model;
             int maxNew = Math.Min(_options.MaxNewTokens, model.ContextLength - _prompt.Length);
             if (maxNew <= 0) yield break;
+            if (_options.NumBeams > 1)
+            {
+                foreach (var token in BeamSteps(maxNew, ct)) yield return token;
+                yield break;
+            }
             var session = model.Rent(_prompt.Length + maxNew);
             try
             {
-                var sampler = new Sampler(model.VocabSize, _options);
-                var history = new int[_prompt.Length + maxNew];
-                _prompt.CopyTo(history, 0);
-                var streaming = model.Tokenizer?.CreateStreamingDecoder();
-                var stopText = new StopStringMatcher(_options.StopStrings);
+                var selector = _selector = new TokenSelector(model, _options, _prompt, maxNew);
                 var clock = Stopwatch.StartNew();
 
                 for (int done = 0; done < _prompt.Length; done += session.MaxTokens)
@@ -283,55 +312,188 @@ public sealed class AutoGlmModel : IDisposable
                 _prefillSeconds = clock.Elapsed.TotalSeconds;
                 var one = new int[1];
 
-                for (int step = 0; step < maxNew; step++)
+                while (true)
                 {
                     ct.ThrowIfCancellationRequested();
-                    int token = sampler.Sample(session.Logits.AsSpan(0, model.VocabSize), history.AsSpan(0, _prompt.Length + step));
-                    if (step == 0) _ttftMs = clock.Elapsed.TotalMilliseconds;
-                    if (IsStopToken(token)) { _finish = FinishReason.StopToken; break; }
-                    history[_prompt.Length + step] = token;
-                    _generated.Add(token);
-                    string delta = streaming?.Append(token) ?? "";
-                    if (stopText.Push(delta, _text, out var released))
-                    {
-                        _finish = FinishReason.StopString;
-                        yield return new GeneratedToken(token, released);
-                        break;
-                    }
-                    yield return new GeneratedToken(token, released);
-                    if (step + 1 == maxNew) break;
-                    one[0] = token;
+                    var token = selector.Next(session.Logits.AsSpan(0, model.VocabSize));
+                    if (selector.Generated.Count <= 1 && _ttftMs == 0) _ttftMs = clock.Elapsed.TotalMilliseconds;
+                    if (token is not { } t) break;
+                    yield return t;
+                    if (selector.Finished) break;
+                    one[0] = t.Id;
                     var t0 = clock.Elapsed.TotalSeconds;
                     session.Forward(one, allPositions: false);
                     _decodeSeconds += clock.Elapsed.TotalSeconds - t0;
                 }
-                if (_finish != FinishReason.StopString && streaming is not null)
-                {
-                    string tail = stopText.Finish(streaming.Flush(), _text);
-                    if (tail.Length > 0) yield return new GeneratedToken(-1, tail);
-                }
+                string tail = selector.FlushTail();
+                if (tail.Length > 0) yield return new GeneratedToken(-1, tail);
             }
             finally { model.Return(session); }
         }
 
-        private bool IsStopToken(int token)
+        /// <summary>Beam search over KV-cached sequences; yields the best hypothesis' text once the search is over.</summary>
+        private IEnumerable<GeneratedToken> BeamSteps(int maxNew, CancellationToken ct)
         {
-            if (_options.StopAtEndOfSequence && Array.IndexOf(_model._endOfSequence, token) >= 0) return true;
-            for (int i = 0; i < _options.StopTokenIds.Count; i++)
-                if (_options.StopTokenIds[i] == token) return true;
-            return false;
+            var model = _model;
+            var eos = new List<int>(_options.StopTokenIds);
+            if (_options.StopAtEndOfSequence) eos.AddRange(model._endOfSequence);
+            var search = new BeamSearchOptions
+            {
+                NumBeams = _options.NumBeams,
+                MaxNewTokens = maxNew,
+                LengthPenalty = _options.LengthPenalty,
+                NumReturnSequences = _options.NumBeams,
+                EosTokenIds = eos,
+            };
+            var clock = Stopwatch.StartNew();
+            IReadOnlyList<BeamHypothesis> hypotheses;
+            using (var sequences = new BeamSequences(model, _options.NumBeams, _prompt.Length + maxNew))
+                hypotheses = BeamSearch.Run(ids => { ct.ThrowIfCancellationRequested(); return sequences.LogitsOf(ids); }, _prompt, search);
+            _ttftMs = clock.Elapsed.TotalMilliseconds;
+            _beams = hypotheses.Select(h => new BeamResult(h.Tokens, model.Tokenizer?.Decode(h.Tokens) ?? "", h.Score,
+                h.EndToken is null ? FinishReason.Length : FinishReason.StopToken)).ToArray();
+            foreach (int id in _beams[0].Ids) yield return new GeneratedToken(id, "");
+            if (_beams[0].Text.Length > 0) yield return new GeneratedToken(-1, _beams[0].Text);
         }
 
-        public GenerationResult Result() => new()
+        public GenerationResult Result()
         {
-            Ids = [.. _generated],
-            Text = _text.ToString(),
-            PromptTokens = _prompt.Length,
-            FinishReason = _finish,
-            TimeToFirstTokenMs = _ttftMs,
-            PrefillTokensPerSecond = _prefillSeconds > 0 ? _prompt.Length / _prefillSeconds : 0,
-            DecodeTokensPerSecond = _decodeSeconds > 0 ? (_generated.Count - 1) / _decodeSeconds : 0,
-        };
+            if (_beams is { } beams)
+                return new GenerationResult
+                {
+                    Ids = beams[0].Ids, Text = beams[0].Text, PromptTokens = _prompt.Length, FinishReason = beams[0].FinishReason,
+                    TimeToFirstTokenMs = _ttftMs, PrefillTokensPerSecond = 0, DecodeTokensPerSecond = 0, Beams = beams,
+                };
+            var selector = _selector;
+            int generated = selector?.Generated.Count ?? 0;
+            return new GenerationResult
+            {
+                Ids = selector is null ? [] : [.. selector.Generated],
+                Text = selector?.Text ?? "",
+                PromptTokens = _prompt.Length,
+                FinishReason = selector?.FinishReason ?? FinishReason.Length,
+                TimeToFirstTokenMs = _ttftMs,
+                PrefillTokensPerSecond = _prefillSeconds > 0 ? _prompt.Length / _prefillSeconds : 0,
+                DecodeTokensPerSecond = _decodeSeconds > 0 ? (generated - 1) / _decodeSeconds : 0,
+                LogProbs = selector?.LogProbs,
+                Confidence = selector?.Confidence ?? 1,
+            };
+        }
+    }
+
+    /// <summary>Validates a request and returns the prompt ids that fit the context (the most recent ones when truncating).</summary>
+    internal int[] PreparePrompt(IReadOnlyList<int> promptIds, GenerationOptions options)
+    {
+        options.Validate();
+        ValidateIds(promptIds);
+        if (promptIds.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(promptIds));
+        if (options.StopStrings.Count > 0 && Tokenizer is null)
+            throw new InvalidOperationException("Stop strings need a tokenizer; this model has none.");
+        if (options.JsonSchema is not null && Tokenizer is null)
+            throw new InvalidOperationException("A JSON schema needs a tokenizer; this model has none.");
+        int keep = promptIds.Count;
+        if (keep >= ContextLength)
+        {
+            if (!options.TruncatePrompt) throw new PromptTooLongException(promptIds.Count, ContextLength);
+            keep = ContextLength - 1; // keep the most recent tokens and room for one new token
+        }
+        var prompt = new int[keep];
+        for (int i = 0; i < keep; i++) prompt[i] = promptIds[promptIds.Count - keep + i];
+        return prompt;
+    }
+
+    /// <summary>
+    /// Next-token logits for beam search from a small set of KV-cached sequences: each call extends the cached sequence
+    /// sharing the longest prefix, forking (copying) it first when that sequence already serves another beam of this step.
+    /// </summary>
+    private sealed class BeamSequences : IDisposable
+    {
+        private readonly AutoGlmModel _model;
+        private readonly RunState _state;   // beam search runs on the CPU decoder, whatever the model's device
+        private readonly KvCache _cache;
+        private readonly List<int>[] _tokens;
+        private readonly int[] _ids;
+        private readonly long[] _lastUse;
+        private readonly int[] _chunk;
+        private long _clock;
+
+        public BeamSequences(AutoGlmModel model, int beams, int capacity)
+        {
+            _model = model;
+            var c = model.Manifest.Text;
+            _state = new RunState(c, model._options.PrefillChunk, model._options.Threads);
+            _cache = new KvCache(c.NumLayers, c.NumKvHeads, c.HeadDim);
+            int count = 2 * beams; // beams of this step plus those of the previous one
+            _tokens = new List<int>[count];
+            _ids = new int[count];
+            _lastUse = new long[count];
+            for (int i = 0; i < count; i++)
+            {
+                _tokens[i] = [];
+                _ids[i] = _cache.AddSequence(capacity);
+            }
+            _chunk = new int[_state.MaxTokens];
+        }
+
+        public float[] LogitsOf(IReadOnlyList<int> sequence)
+        {
+            _clock++;
+            int length = sequence.Count;
+            int source = -1, sourceCommon = -1;
+            for (int i = 0; i < _tokens.Length; i++)
+            {
+                int common = CommonPrefix(_tokens[i], sequence);
+                if (common > sourceCommon) { source = i; sourceCommon = common; }
+            }
+            int target = source;
+            // A sequence as long as this one was produced in this step for another beam: keep it, work on a copy.
+            if (_tokens[source].Count >= length)
+            {
+                target = -1;
+                for (int i = 0; i < _tokens.Length; i++)
+                    if (_tokens[i].Count < length && (target < 0 || _lastUse[i] < _lastUse[target])) target = i;
+                if (target < 0) throw new InvalidOperationException("No free beam sequence.");
+                Copy(source, target, sourceCommon);
+            }
+            int keep = Math.Min(sourceCommon, length - 1);
+            _cache.Truncate(_ids[target], keep);
+            var tokens = _tokens[target];
+            tokens.RemoveRange(keep, tokens.Count - keep);
+            var state = _state;
+            var view = new KvCacheView(_cache, _ids[target]);
+            while (tokens.Count < length)
+            {
+                int n = Math.Min(_chunk.Length, length - tokens.Count);
+                for (int i = 0; i < n; i++) _chunk[i] = sequence[tokens.Count + i];
+                _model._decoder.Forward(state, view, _chunk.AsSpan(0, n), allPositions: false);
+                for (int i = 0; i < n; i++) tokens.Add(_chunk[i]);
+            }
+            _lastUse[target] = _clock;
+            return state.Logits.AsSpan(0, _model.VocabSize).ToArray();
+        }
+
+        private void Copy(int source, int target, int length)
+        {
+            int layers = _model.Manifest.Text.NumLayers;
+            for (int l = 0; l < layers; l++)
+            {
+                Array.Copy(_cache.Keys(_ids[source], l), _cache.Keys(_ids[target], l), _cache.Keys(_ids[source], l).Length);
+                Array.Copy(_cache.Values(_ids[source], l), _cache.Values(_ids[target], l), _cache.Values(_ids[source], l).Length);
+            }
+            _cache.Truncate(_ids[target], 0);
+            _cache.Advance(_ids[target], length);
+            _tokens[target].Clear();
+            for (int i = 0; i < length; i++) _tokens[target].Add(_tokens[source][i]);
+        }
+
+        private static int CommonPrefix(List<int> a, IReadOnlyList<int> b)
+        {
+            int n = Math.Min(a.Count, b.Count), i = 0;
+            while (i < n && a[i] == b[i]) i++;
+            return i;
+        }
+
+        public void Dispose() => _state.Dispose();
     }
 }
 

@@ -11,6 +11,8 @@ public sealed class ModelManifest
     public const string FileName = "model.json";
     public const string DefaultWeightsFile = "weights.bin";
     public const string DefaultTokenizerFile = "tokenizer.json";
+    public const string DefaultTokenizerConfigFile = "tokenizer_config.json";
+    public const string DefaultChatTemplateFile = "chat_template.jinja";
     public const int DefaultAlignment = 64;
 
     public int FormatVersion { get; set; } = CurrentFormatVersion;
@@ -27,6 +29,12 @@ public sealed class ModelManifest
 
     /// <summary>Tokenizer file beside model.json (a Hugging Face <c>tokenizer.json</c>), or null to run from token ids.</summary>
     public string? TokenizerFile { get; set; }
+
+    /// <summary>The checkpoint's <c>tokenizer_config.json</c> beside model.json (chat template, bos/eos strings), or null.</summary>
+    public string? TokenizerConfigFile { get; set; }
+
+    /// <summary>The checkpoint's <c>chat_template.jinja</c> beside model.json (newer checkpoints keep the template there), or null.</summary>
+    public string? ChatTemplateFile { get; set; }
 
     /// <summary>Weights file beside model.json.</summary>
     public string WeightsFile { get; set; } = DefaultWeightsFile;

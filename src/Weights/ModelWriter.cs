@@ -75,9 +75,10 @@ public sealed class ModelWriter : IDisposable
 
     /// <summary>
     /// Completes the directory: fills the manifest's tensor index, weights file and alignment, copies
-    /// <paramref name="tokenizerSource"/> (a <c>tokenizer.json</c>) when given, and writes <c>model.json</c>.
+    /// <paramref name="tokenizerSource"/> (a <c>tokenizer.json</c>) and the chat files (<c>tokenizer_config.json</c>,
+    /// <c>chat_template.jinja</c>) when given, and writes <c>model.json</c>.
     /// </summary>
-    public ModelManifest Finish(ModelManifest manifest, string? tokenizerSource)
+    public ModelManifest Finish(ModelManifest manifest, string? tokenizerSource, string? tokenizerConfigSource = null, string? chatTemplateSource = null)
     {
         if (_open is not null) throw new InvalidOperationException($"tensor '{_open.Name}' is still open.");
         if (_finished) throw new InvalidOperationException("the model is already finished.");
@@ -88,19 +89,24 @@ public sealed class ModelWriter : IDisposable
         manifest.Tensors = [.. _tensors];
         manifest.WeightsFile = ModelManifest.DefaultWeightsFile;
         manifest.Alignment = ModelManifest.DefaultAlignment;
-        manifest.TokenizerFile = null;
-        if (tokenizerSource is not null)
-        {
-            // A byte copy rather than File.Copy: the source's read-only mode must not block the next conversion.
-            string destination = Path.Combine(Directory, ModelManifest.DefaultTokenizerFile);
-            File.Delete(destination);
-            using (var from = File.OpenRead(tokenizerSource))
-            using (var to = File.Create(destination))
-                from.CopyTo(to);
-            manifest.TokenizerFile = ModelManifest.DefaultTokenizerFile;
-        }
+        manifest.TokenizerFile = CopyBeside(tokenizerSource, ModelManifest.DefaultTokenizerFile);
+        manifest.TokenizerConfigFile = CopyBeside(tokenizerConfigSource, ModelManifest.DefaultTokenizerConfigFile);
+        manifest.ChatTemplateFile = CopyBeside(chatTemplateSource, ModelManifest.DefaultChatTemplateFile);
         File.WriteAllText(Path.Combine(Directory, ModelManifest.FileName), manifest.ToJson());
         return manifest;
+    }
+
+    /// <summary>Copies <paramref name="source"/> into the directory as <paramref name="name"/>; returns the name, or null without a source.</summary>
+    private string? CopyBeside(string? source, string name)
+    {
+        if (source is null) return null;
+        // A byte copy rather than File.Copy: the source's read-only mode must not block the next conversion.
+        string destination = Path.Combine(Directory, name);
+        File.Delete(destination);
+        using (var from = File.OpenRead(source))
+        using (var to = File.Create(destination))
+            from.CopyTo(to);
+        return name;
     }
 
     private void AppendBytes(string dtype, ReadOnlySpan<byte> bytes)

@@ -31,6 +31,8 @@ public sealed record TinyCheckpointSpec
     public int Seed { get; init; } = 1;
     /// <summary>A tokenizer.json to copy beside the checkpoint.</summary>
     public string? TokenizerJsonPath { get; init; }
+    /// <summary>More files written beside config.json (e.g. tokenizer_config.json), by file name.</summary>
+    public IReadOnlyDictionary<string, string> ExtraFiles { get; init; } = new Dictionary<string, string>();
     /// <summary>HF tensor names to leave out.</summary>
     public IReadOnlyCollection<string> Omit { get; init; } = [];
     /// <summary>Changes a tensor's values (by HF name) before they are stored.</summary>
@@ -85,6 +87,7 @@ public static class TinyCheckpoint
         spec.EditConfig?.Invoke(config);
         File.WriteAllText(Path.Combine(dir, "config.json"), config.ToJsonString());
         if (spec.TokenizerJsonPath is not null) File.Copy(spec.TokenizerJsonPath, Path.Combine(dir, "tokenizer.json"));
+        foreach (var (name, content) in spec.ExtraFiles) File.WriteAllText(Path.Combine(dir, name), content);
         return values;
     }
 

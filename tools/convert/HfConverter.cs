@@ -98,12 +98,15 @@ public static class HfConverter
                 manifest.Metadata["clamped_values"] = clamped.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 manifest.Metadata["clamped_tensors"] = string.Join(",", clampedTensors);
             }
-            writer.Finish(manifest, hasTokenizer ? tokenizerPath : null);
+            writer.Finish(manifest, hasTokenizer ? tokenizerPath : null, Existing(inputDir, ModelManifest.DefaultTokenizerConfigFile),
+                Existing(inputDir, ModelManifest.DefaultChatTemplateFile));
         }
 
         using (ModelFile.Open(outputDir, options.VerifyChecksums)) { }
         return new ConvertResult(manifest, recipes.Count, clamped, warnings);
     }
+
+    private static string? Existing(string dir, string name) => File.Exists(Path.Combine(dir, name)) ? Path.Combine(dir, name) : null;
 
     /// <summary>Streams one source tensor into the open output tensor; returns how many values were clamped.</summary>
     private static long WriteSource(SafetensorsCheckpoint checkpoint, string name, string dtype, ModelWriter writer, float[] floats, Half[] halves, bool clamp)

@@ -13,7 +13,7 @@ namespace OpenAutoGlm.Engine.Architectures;
 /// </code>
 /// Weights stay in the memory-mapped file; this class only holds pointers into it.
 /// </summary>
-internal sealed unsafe class TextDecoder
+internal sealed unsafe partial class TextDecoder
 {
     private readonly Layer[] _layers;
     private readonly Half* _embedding;  // [V, D]

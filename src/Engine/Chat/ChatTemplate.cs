@@ -69,6 +69,20 @@ public sealed record TokenizerChatConfig(ChatTemplate Template, string? BosToken
         return new TokenizerChatConfig(ChatTemplate.Parse(source), SpecialToken(root, "bos_token"), SpecialToken(root, "eos_token"));
     }
 
+    /// <summary>
+    /// A checkpoint's chat setup: the template of <c>chat_template.jinja</c> when there is one, else <c>tokenizer_config.json</c>'s
+    /// <c>chat_template</c>; bos/eos strings from <c>tokenizer_config.json</c>. Null when neither has a template.
+    /// </summary>
+    public static TokenizerChatConfig? Load(string? tokenizerConfigJson, string? templateJinja)
+    {
+        using var doc = tokenizerConfigJson is null ? null : JsonDocument.Parse(tokenizerConfigJson);
+        if (templateJinja is not null)
+            return new TokenizerChatConfig(ChatTemplate.Parse(templateJinja),
+                doc is null ? null : SpecialToken(doc.RootElement, "bos_token"), doc is null ? null : SpecialToken(doc.RootElement, "eos_token"));
+        if (doc is null || !doc.RootElement.TryGetProperty("chat_template", out _)) return null;
+        return Parse(tokenizerConfigJson!);
+    }
+
     /// <summary>Renders with <c>bos_token</c> and <c>eos_token</c> set from the config (entries in <paramref name="extra"/> win).</summary>
     public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IReadOnlyDictionary<string, object?>? extra = null)
     {

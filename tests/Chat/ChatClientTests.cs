@@ -1,0 +1,132 @@
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using OpenAutoGlm.Engine;
+using OpenAutoGlm.Engine.Chat;
+using OpenAutoGlm.Engine.Generation;
+using OpenAutoGlm.Tests.Support;
+using AI = Microsoft.Extensions.AI;
+
+namespace OpenAutoGlm.Tests.Chat;
+
+/// <summary>A tiny text model whose checkpoint carries a tokenizer_config.json with a chat template.</summary>
+public sealed class TinyChatModelFixture : IDisposable
+{
+    public const string Template = "{% for m in messages %}<s>{{ m.role }}:{{ m.content }};{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
+    private readonly TempDirectory _dir = new();
+
+    public TinyChatModelFixture()
+    {
+        string config = JsonSerializer.Serialize(new Dictionary<string, string> { ["chat_template"] = Template, ["bos_token"] = "<s>", ["eos_token"] = "</s>" });
+        Tiny = new TinyModel(new TinyCheckpointSpec
+        {
+            Seed = 9, VocabSize = TinyTokenizer.VocabSize, BosTokenId = TinyTokenizer.Bos, EosTokenIds = [TinyTokenizer.Eos], MaxPositionEmbeddings = 256,
+            TokenizerJsonPath = TinyTokenizer.Write(_dir.Combine("tokenizer.json")),
+            ExtraFiles = new Dictionary<string, string> { ["tokenizer_config.json"] = config },
+        });
+    }
+
+    public TinyModel Tiny { get; }
+
+    public void Dispose()
+    {
+        Tiny.Dispose();
+        _dir.Dispose();
+    }
+}
+
+public sealed class ChatClientTests(TinyChatModelFixture fixture) : IClassFixture<TinyChatModelFixture>
+{
+    private AutoGlmModel Model => fixture.Tiny.Model;
+
+    [Fact]
+    public void TheCheckpointsChatTemplateIsCopiedAndUsed()
+    {
+        Assert.Equal("tokenizer_config.json", Model.Manifest.TokenizerConfigFile);
+        Assert.True(File.Exists(Path.Combine(fixture.Tiny.ModelDirectory, "tokenizer_config.json")));
+        Assert.NotNull(Model.ChatConfig);
+        Assert.Equal("<s>user:hi;assistant:", Model.ChatConfig!.Render([OpenAutoGlm.Engine.Chat.ChatMessage.User("hi")], addGenerationPrompt: true));
+    }
+
+    [Fact]
+    public void AChatTemplateJinjaFileWinsOverTokenizerConfig()
+    {
+        using var dir = new TempDirectory();
+        TinyCheckpoint.Write(dir.Combine("hf"), new TinyCheckpointSpec
+        {
+            ExtraFiles = new Dictionary<string, string>
+            {
+                ["tokenizer_config.json"] = """{"chat_template":"old","bos_token":"<s>"}""",
+                ["chat_template.jinja"] = "{{ bos_token }}{% for m in messages %}[{{ m.content }}]{% endfor %}",
+            },
+        });
+        OpenAutoGlm.Convert.HfConverter.Convert(dir.Combine("hf"), dir.Combine("out"), new OpenAutoGlm.Convert.ConvertOptions());
+        using var model = AutoGlmModel.Load(dir.Combine("out"), new ModelOptions { Threads = 1 });
+        Assert.Equal("chat_template.jinja", model.Manifest.ChatTemplateFile);
+        Assert.Equal("<s>[x]", model.ChatConfig!.Render([OpenAutoGlm.Engine.Chat.ChatMessage.User("x")], addGenerationPrompt: false));
+    }
+
+    [Fact]
+    public async Task AResponseIsTheGreedyGenerationOfTheRenderedPrompt()
+    {
+        using var client = new AutoGlmChatClient(Model);
+        var response = await client.GetResponseAsync([new AI.ChatMessage(ChatRole.User, "hello")], new ChatOptions { MaxOutputTokens = 8 });
+        var prompt = client.EncodeConversation([OpenAutoGlm.Engine.Chat.ChatMessage.User("hello")]);
+        var expected = Model.Generate(prompt, new GenerationOptions { MaxNewTokens = 8 });
+        Assert.Equal(expected.Text, response.Text);
+        Assert.Equal(prompt.Length, response.Usage!.InputTokenCount);
+        Assert.Equal(expected.Ids.Length, response.Usage.OutputTokenCount);
+        Assert.Equal(expected.FinishReason == FinishReason.Length ? ChatFinishReason.Length : ChatFinishReason.Stop, response.FinishReason);
+    }
+
+    [Fact]
+    public async Task StreamingUpdatesAddUpToTheResponse()
+    {
+        using var client = new AutoGlmChatClient(Model);
+        var options = new ChatOptions { MaxOutputTokens = 10, Temperature = 0.9f, Seed = 4 };
+        var whole = await client.GetResponseAsync([new AI.ChatMessage(ChatRole.User, "stream")], options);
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var u in client.GetStreamingResponseAsync([new AI.ChatMessage(ChatRole.User, "stream")], options)) updates.Add(u);
+        Assert.Equal(whole.Text, string.Concat(updates.Select(u => u.Text)));
+        Assert.Equal(whole.FinishReason, updates[^1].FinishReason);
+        Assert.Contains(updates[^1].Contents, c => c is UsageContent);
+    }
+
+    [Fact]
+    public async Task AJsonSchemaResponseFormatGivesParsableJson()
+    {
+        using var client = new AutoGlmChatClient(Model);
+        using var schema = JsonDocument.Parse("""{"type":"object","properties":{"n":{"type":"integer"},"ok":{"type":"boolean"}},"required":["n","ok"],"additionalProperties":false}""");
+        var response = await client.GetResponseAsync([new AI.ChatMessage(ChatRole.User, "json please")],
+            new ChatOptions { MaxOutputTokens = 120, Temperature = 1f, Seed = 3, ResponseFormat = ChatResponseFormat.ForJsonSchema(schema.RootElement) });
+        using var doc = JsonDocument.Parse(response.Text);
+        Assert.True(doc.RootElement.GetProperty("ok").ValueKind is JsonValueKind.True or JsonValueKind.False);
+        Assert.Equal(JsonValueKind.Number, doc.RootElement.GetProperty("n").ValueKind);
+    }
+
+    [Fact]
+    public async Task ImageContentIsNotSupportedYet()
+    {
+        using var client = new AutoGlmChatClient(Model);
+        var message = new AI.ChatMessage(ChatRole.User, [new TextContent("look"), new DataContent(new byte[] { 1, 2, 3 }, "image/png")]);
+        var e = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync([message]));
+        Assert.Contains("Image", e.Message);
+    }
+
+    [Fact]
+    public async Task AConversationIdKeepsTheHistoryAndReusesItsCachedPrefix()
+    {
+        using var client = new AutoGlmChatClient(Model, new OpenAutoGlm.Engine.Serving.BatchEngineOptions { BlockSize = 4 });
+        var options = new ChatOptions { MaxOutputTokens = 6, ConversationId = "c1" };
+        var first = await client.GetResponseAsync([new AI.ChatMessage(ChatRole.User, "first question")], options);
+        Assert.Equal("c1", first.ConversationId);
+        Assert.Equal(0, client.Engine.Stats.PrefixHitTokens);
+        var second = await client.GetResponseAsync([new AI.ChatMessage(ChatRole.User, "second")], options);
+        var history = new[]
+        {
+            OpenAutoGlm.Engine.Chat.ChatMessage.User("first question"), OpenAutoGlm.Engine.Chat.ChatMessage.Assistant(first.Text),
+            OpenAutoGlm.Engine.Chat.ChatMessage.User("second"),
+        };
+        Assert.Equal(client.EncodeConversation(history).Length, second.Usage!.InputTokenCount);
+        Assert.True(client.Engine.Stats.PrefixHitTokens >= 12);
+    }
+}
