@@ -34,7 +34,10 @@ public static class HfConverter
 
         string configPath = Path.Combine(inputDir, ConfigFile);
         var config = HfConfig.Load(configPath);
-        string hfArchitecture = config.Architectures.FirstOrDefault()
+        // open_autoglm checkpoints may name no architecture; their model_type identifies them
+        string hfArchitecture = config.Architectures.FirstOrDefault(a => FamilyRegistry.Find(a) is not null)
+            ?? (config.ModelType == Architectures.OpenAutoGlm ? FamilyRegistry.OpenAutoGlmArchitecture : null)
+            ?? config.Architectures.FirstOrDefault()
             ?? throw new InvalidModelException($"{configPath}: no 'architectures' entry; supported: {string.Join(", ", FamilyRegistry.Supported)}.");
         var family = FamilyRegistry.Find(hfArchitecture)
             ?? throw new InvalidModelException($"{configPath}: architecture '{hfArchitecture}' is not supported; supported: {string.Join(", ", FamilyRegistry.Supported)}.");
@@ -61,11 +64,14 @@ public static class HfConverter
                 Pad = config.GetInt("pad_token_id"),
                 AddBos = hasTokenizer && bos is int id && TokenizerPrependsToken(tokenizerPath, id),
             },
+            Multimodal = family.ResolveMultimodal(config, text, checkpoint.Tensors),
             Metadata = { ["converter"] = "autoglm-convert" },
         };
         manifest.Validate(configPath);
 
-        var recipes = family.Recipes(text);
+        var recipes = manifest.Multimodal is { } multimodal
+            ? [.. family.Recipes(text), .. family.MultimodalRecipes(text, multimodal, checkpoint.Tensors)]
+            : family.Recipes(text);
         CheckSources(inputDir, checkpoint, recipes);
         var used = recipes.SelectMany(r => r.Sources).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
         var ignored = checkpoint.Tensors.Keys.Where(k => !used.Contains(k) && !k.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal))

@@ -73,6 +73,12 @@ public abstract class DecoderFamily
         return text;
     }
 
+    /// <summary>The multimodal section of the manifest, or null for a text-only family.</summary>
+    public virtual MultimodalConfig? ResolveMultimodal(HfConfig config, TextConfig text, IReadOnlyDictionary<string, SafetensorInfo> tensors) => null;
+
+    /// <summary>Tensors beyond the decoder (vision, fusion, heads) for a family with a multimodal section.</summary>
+    public virtual IReadOnlyList<TensorRecipe> MultimodalRecipes(TextConfig text, MultimodalConfig multimodal, IReadOnlyDictionary<string, SafetensorInfo> tensors) => [];
+
     public IReadOnlyList<TensorRecipe> Recipes(TextConfig text)
     {
         long d = text.HiddenSize, v = text.VocabSize, ff = text.IntermediateSize;
