@@ -25,7 +25,7 @@ public sealed record ModelOptions
 /// A loaded model: memory-mapped weights, tokenizer and the CPU decoder. Thread-safe: each concurrent generation
 /// takes its own activation buffers, worker threads and KV cache from a pool, so several threads may generate at once.
 /// </summary>
-public sealed class AutoGlmModel : IDisposable
+public sealed partial class AutoGlmModel : IDisposable
 {
     private readonly ModelFile _file;
     private readonly TextDecoder _decoder;
@@ -43,6 +43,7 @@ public sealed class AutoGlmModel : IDisposable
         var text = file.Manifest.Text;
         ContextLength = Math.Min(options.ContextLength ?? text.MaxPositionEmbeddings, text.MaxPositionEmbeddings);
         _endOfSequence = file.Manifest.Tokens.Eos;
+        _multimodal = file.Manifest.Multimodal is null ? null : new Vision.MultimodalModel(file);
     }
 
     /// <summary>Loads a converted model directory (model.json + weights.bin + tokenizer).</summary>
@@ -95,7 +96,7 @@ public sealed class AutoGlmModel : IDisposable
     /// <summary>Generates, calling <paramref name="onToken"/> for each token as it is produced, and returns the whole result with timings.</summary>
     public GenerationResult Generate(IReadOnlyList<int> promptIds, GenerationOptions? options, Action<GeneratedToken>? onToken, CancellationToken cancellationToken = default)
     {
-        var run = new GenerationRun(this, promptIds, options ?? new GenerationOptions());
+        var run = new GenerationRun(this, promptIds, options ?? new GenerationOptions(), fusion: null);
         foreach (var token in run.Steps(cancellationToken)) onToken?.Invoke(token);
         return run.Result();
     }
@@ -107,14 +108,16 @@ public sealed class AutoGlmModel : IDisposable
     public async IAsyncEnumerable<GeneratedToken> GenerateStreamingAsync(IReadOnlyList<int> promptIds, GenerationOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var run = new GenerationRun(this, promptIds, options ?? new GenerationOptions());
+        var run = new GenerationRun(this, promptIds, options ?? new GenerationOptions(), fusion: null);
         await Task.Yield(); // the forward passes run off the caller's synchronization context
         foreach (var token in run.Steps(cancellationToken))
             yield return token;
     }
 
     /// <summary>Logits of the last position, or [ids.Count, V] row-major for every position.</summary>
-    public float[] ComputeLogits(IReadOnlyList<int> ids, bool allPositions = false)
+    public float[] ComputeLogits(IReadOnlyList<int> ids, bool allPositions = false) => ComputeLogits(ids, allPositions, fusion: null);
+
+    private float[] ComputeLogits(IReadOnlyList<int> ids, bool allPositions, IFusionStep? fusion)
     {
         ValidateIds(ids);
         if (ids.Count == 0) throw new ArgumentException("At least one token id is needed.", nameof(ids));
@@ -131,7 +134,7 @@ public sealed class AutoGlmModel : IDisposable
                 int n = Math.Min(session.State.MaxTokens, ids.Count - done);
                 for (int i = 0; i < n; i++) buffer[i] = ids[done + i];
                 bool last = done + n == ids.Count;
-                _decoder.Forward(session.State, session.View, buffer.AsSpan(0, n), allPositions);
+                _decoder.Forward(session.State, session.View, buffer.AsSpan(0, n), allPositions, fusion);
                 if (allPositions) session.State.Logits.AsSpan(0, n * V).CopyTo(result.AsSpan(done * V));
                 else if (last) session.State.Logits.AsSpan(0, V).CopyTo(result);
                 done += n;
@@ -195,14 +198,16 @@ public sealed class AutoGlmModel : IDisposable
     {
         private readonly AutoGlmModel _model;
         private readonly GenerationOptions _options;
+        private readonly IFusionStep? _fusion;
         private readonly int[] _prompt;
         private readonly List<int> _generated = [];
         private readonly System.Text.StringBuilder _text = new();
         private FinishReason _finish = FinishReason.Length;
         private double _ttftMs, _prefillSeconds, _decodeSeconds;
 
-        public GenerationRun(AutoGlmModel model, IReadOnlyList<int> promptIds, GenerationOptions options)
+        public GenerationRun(AutoGlmModel model, IReadOnlyList<int> promptIds, GenerationOptions options, IFusionStep? fusion)
         {
+            _fusion = fusion;
             options.Validate();
             model.ValidateIds(promptIds);
             if (promptIds.Count == 0) throw new ArgumentException("The prompt has no tokens.", nameof(promptIds));
@@ -241,7 +246,7 @@ public sealed class AutoGlmModel : IDisposable
                 {
                     ct.ThrowIfCancellationRequested();
                     int n = Math.Min(state.MaxTokens, _prompt.Length - done);
-                    model._decoder.Forward(state, session.View, _prompt.AsSpan(done, n), allPositions: false);
+                    model._decoder.Forward(state, session.View, _prompt.AsSpan(done, n), allPositions: false, _fusion);
                 }
                 _prefillSeconds = clock.Elapsed.TotalSeconds;
                 var one = new int[1];
@@ -265,7 +270,7 @@ public sealed class AutoGlmModel : IDisposable
                     if (step + 1 == maxNew) break;
                     one[0] = token;
                     var t0 = clock.Elapsed.TotalSeconds;
-                    model._decoder.Forward(state, session.View, one, allPositions: false);
+                    model._decoder.Forward(state, session.View, one, allPositions: false, _fusion);
                     _decodeSeconds += clock.Elapsed.TotalSeconds - t0;
                 }
                 if (_finish != FinishReason.StopString && streaming is not null)
