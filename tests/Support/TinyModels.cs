@@ -33,6 +33,9 @@ public sealed class TinyModel : IDisposable
     public AutoGlmModel Model { get; }
     public ReferenceDecoder Reference { get; }
 
+    /// <summary>The reference of the vision encoder, fusion and heads (open_autoglm checkpoints).</summary>
+    public ReferenceMultimodal Multimodal => new(Spec, Tensors, Reference);
+
     /// <summary>max |engine − reference| / max |reference| over every logit.</summary>
     public static double RelativeError(float[] engine, double[][] reference)
     {
