@@ -35,6 +35,20 @@ internal static class CommonOptions
 
     public static Option<bool> Json() => new("--json") { Description = "Print one JSON object." };
 
+    public static Option<string[]> Images() => new("--image")
+    {
+        Description = "Image file (PNG, JPEG, BMP, GIF, WebP); repeatable, in prompt order. Needs an open_autoglm model.",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public static Option<int?> Resolution() => new("--resolution") { Description = "Pin every image's resolution R (a multiple of the patch size)." };
+
+    public static IReadOnlyList<Engine.Vision.ImageInput> ImageInputs(string[]? paths) =>
+        (paths ?? []).Select(Engine.Vision.ImageInput.FromFile).ToArray();
+
+    /// <summary>Whether the user typed the option (not its default).</summary>
+    public static bool IsExplicit(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+
     public static AutoGlmModel Load(string dir, int threads) => AutoGlmModel.Load(dir, new ModelOptions { Threads = threads });
 
     public static int[] ParseIds(string text)

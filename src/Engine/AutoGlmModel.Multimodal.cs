@@ -13,6 +13,8 @@ public sealed record ImageRequestOptions
     public int? Resolution { get; init; }
     /// <summary>Decoder limits; null uses <see cref="ImageDecodeLimits.Default"/>.</summary>
     public ImageDecodeLimits? Limits { get; init; }
+    /// <summary>Fill unset generation options from the instruction class's preset (default true); the class is reported either way.</summary>
+    public bool UseDecodingPreset { get; init; } = true;
 }
 
 /// <summary>What preprocessing decided for one image of a request.</summary>
@@ -76,7 +78,7 @@ public sealed partial class AutoGlmModel
         ImageRequestOptions? imageOptions = null, Action<GeneratedToken>? onToken = null, CancellationToken cancellationToken = default)
     {
         var visual = PrepareVisual(promptIds, images, imageOptions);
-        var effective = ApplyPreset(options, visual.Instruction?.Preset);
+        var effective = imageOptions?.UseDecodingPreset == false ? options ?? new GenerationOptions() : InstructionPresets.Apply(options, visual.Instruction?.Preset);
         var run = new GenerationRun(this, promptIds, effective, visual.Fusion);
         foreach (var token in run.Steps(cancellationToken)) onToken?.Invoke(token);
         return new MultimodalGenerationResult
@@ -231,24 +233,5 @@ public sealed partial class AutoGlmModel
                 || text.Contains(c.Replace('_', ' '), StringComparison.OrdinalIgnoreCase)) ?? classes[0];
         }
         return new InstructionChoice(name, probabilities, mm.Config.DecodingPresets.GetValueOrDefault(name));
-    }
-
-    /// <summary>
-    /// Fills each option the caller left at the engine default from the preset. NumBeams is reported but not applied:
-    /// this generation loop samples one sequence.
-    /// </summary>
-    internal static GenerationOptions ApplyPreset(GenerationOptions? options, DecodingPreset? preset)
-    {
-        var o = options ?? new GenerationOptions();
-        if (preset is null) return o;
-        var d = new GenerationOptions();
-        return o with
-        {
-            Temperature = o.Temperature == d.Temperature && preset.Temperature is float t ? t : o.Temperature,
-            TopK = o.TopK == d.TopK && preset.TopK is int k ? k : o.TopK,
-            TopP = o.TopP == d.TopP && preset.TopP is float p ? p : o.TopP,
-            RepetitionPenalty = o.RepetitionPenalty == d.RepetitionPenalty && preset.RepetitionPenalty is float r ? r : o.RepetitionPenalty,
-            MaxNewTokens = o.MaxNewTokens == d.MaxNewTokens && preset.MaxNewTokens is int n ? n : o.MaxNewTokens,
-        };
     }
 }
