@@ -177,6 +177,27 @@ public class ImagePreprocessingTests
         for (int ch = 0; ch < 3; ch++) Assert.Equal((77 / 255.0 - cfg.Vision.ImageMean[ch]) / cfg.Vision.ImageStd[ch], g.Patches[ch * 16], 1e-5);
     }
 
+    [Theory]
+    [InlineData("gif")]
+    [InlineData("webp")]
+    [InlineData("bmp")]
+    [InlineData("jpeg")]
+    public void CommonFormatsDecode(string format)
+    {
+        using var img = new Image<Rgb24>(8, 8, new Rgb24(250, 10, 10));
+        using var ms = new MemoryStream();
+        switch (format)
+        {
+            case "gif": img.SaveAsGif(ms); break;
+            case "webp": img.SaveAsWebp(ms, new SixLabors.ImageSharp.Formats.Webp.WebpEncoder { FileFormat = SixLabors.ImageSharp.Formats.Webp.WebpFileFormatType.Lossless }); break;
+            case "bmp": img.SaveAsBmp(ms); break;
+            default: img.SaveAsJpeg(ms); break;
+        }
+        var result = new ImagePreprocessor(Config()).Preprocess(ImageInput.FromBytes(ms.ToArray(), format), resolution: 8);
+        Assert.Equal((8, 8), (result.Width, result.Height));
+        Assert.InRange(result.Patches[0], (235 / 255.0 - 0.5) / 0.2, (255 / 255.0 - 0.5) / 0.2);
+    }
+
     [Fact]
     public void ExifOrientationIsApplied()
     {

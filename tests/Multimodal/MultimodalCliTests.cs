@@ -66,6 +66,13 @@ public class MultimodalCliTests
         Assert.True(embedIds.Code == 0, embedIds.Err);
         using (var doc = JsonDocument.Parse(embedIds.Out)) Assert.Equal(16, doc.RootElement.GetProperty("embedding").GetArrayLength());
 
+        Directory.CreateDirectory(dir.Combine("gallery"));
+        File.Copy(png, dir.Combine("gallery", "a.png"));
+        File.Copy(png, dir.Combine("gallery", "b.png"));
+        var retrieve = Run("retrieve", "-m", dir.Combine("model"), "--gallery", dir.Combine("gallery"), "--ids", "1,2,3", "--top", "1", "--json", "-t", "1");
+        Assert.True(retrieve.Code == 0, retrieve.Err);
+        using (var doc = JsonDocument.Parse(retrieve.Out)) Assert.Equal(1, doc.RootElement.GetProperty("results").GetArrayLength());
+
         File.WriteAllBytes(dir.Combine("bad.png"), [0x89, 0x50, 0x4E, 0x47]);
         var bad = Run("generate", "-m", dir.Combine("model"), "--ids", "1", "--image", dir.Combine("bad.png"), "-n", "1");
         Assert.Equal(1, bad.Code);

@@ -155,7 +155,9 @@ public static unsafe class DenseAttention
 
         public readonly void Invoke(int h)
         {
-            var scores = new float[KvRows];
+            // pooled, not allocated: this runs for every decoded token in the fusion layers
+            var rented = System.Buffers.ArrayPool<float>.Shared.Rent(KvRows);
+            var scores = rented.AsSpan(0, KvRows);
             int off = h * HeadDim;
             for (int t = 0; t < QRows; t++)
             {
@@ -167,6 +169,7 @@ public static unsafe class DenseAttention
                 o.Clear();
                 for (int j = 0; j < KvRows; j++) VectorMath.AddScaled(o, new ReadOnlySpan<float>(V + (long)j * KvStride + off, HeadDim), scores[j]);
             }
+            System.Buffers.ArrayPool<float>.Shared.Return(rented);
         }
     }
 }
