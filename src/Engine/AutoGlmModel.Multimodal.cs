@@ -62,9 +62,10 @@ public sealed record ImageEmbedding(float[] Embedding, ImageReport Image);
 public sealed partial class AutoGlmModel
 {
     private readonly MultimodalModel? _multimodal;
+    private readonly VisionEncoder? _llavaTower;
 
-    /// <summary>Whether the model has a vision encoder (architecture open_autoglm).</summary>
-    public bool SupportsImages => _multimodal is not null;
+    /// <summary>Whether the model has a vision encoder (architectures open_autoglm and llava).</summary>
+    public bool SupportsImages => _multimodal is not null || _llavaTower is not null;
 
     public MultimodalGenerationResult Generate(string prompt, IReadOnlyList<ImageInput> images, GenerationOptions? options = null,
         ImageRequestOptions? imageOptions = null, Action<GeneratedToken>? onToken = null, CancellationToken cancellationToken = default)
@@ -79,7 +80,7 @@ public sealed partial class AutoGlmModel
     {
         var visual = PrepareVisual(promptIds, images, imageOptions);
         var effective = imageOptions?.UseDecodingPreset == false ? options ?? new GenerationOptions() : InstructionPresets.Apply(options, visual.Instruction?.Preset);
-        var run = new GenerationRun(this, promptIds, effective, visual.Fusion);
+        var run = new GenerationRun(this, visual.Ids, effective, visual.Fusion);
         foreach (var token in run.Steps(cancellationToken)) onToken?.Invoke(token);
         return new MultimodalGenerationResult
         {
@@ -94,7 +95,7 @@ public sealed partial class AutoGlmModel
         var visual = PrepareVisual(ids, images, imageOptions);
         return new MultimodalLogits
         {
-            Logits = ComputeLogits(ids, allPositions, visual.Fusion), Images = visual.Reports, Imputed = visual.Imputed, VisionMs = visual.VisionMs,
+            Logits = ComputeLogits(visual.Ids, allPositions, visual.Fusion), Images = visual.Reports, Imputed = visual.Imputed, VisionMs = visual.VisionMs,
         };
     }
 
@@ -166,11 +167,13 @@ public sealed partial class AutoGlmModel
     private MultimodalModel RequireMultimodal() => _multimodal ??
         throw new InvalidOperationException($"The model in '{_file.Directory}' ({Manifest.Architecture}) has no vision encoder; images need an {Weights.Architectures.OpenAutoGlm} model.");
 
-    private sealed record VisualRequest(IFusionStep? Fusion, ImageReport[] Reports, bool Imputed, InstructionChoice? Instruction, double VisionMs);
+    /// <param name="Ids">The prompt the decoder runs: as given, or with each image placeholder expanded to the image's rows (LLaVA).</param>
+    private sealed record VisualRequest(IReadOnlyList<int> Ids, IFusionStep? Fusion, ImageReport[] Reports, bool Imputed, InstructionChoice? Instruction, double VisionMs);
 
     /// <summary>Preprocesses and encodes the images, imputes when none is usable, and builds the request's cross-attention cache.</summary>
     private VisualRequest PrepareVisual(IReadOnlyList<int> promptIds, IReadOnlyList<ImageInput> images, ImageRequestOptions? imageOptions)
     {
+        if (_llavaTower is not null) return PrepareLlava(promptIds, images, imageOptions);
         var mm = RequireMultimodal();
         ArgumentNullException.ThrowIfNull(images);
         ValidateIds(promptIds);
@@ -201,7 +204,40 @@ public sealed partial class AutoGlmModel
                 fusion = new CrossAttentionFusion(mm.FusionWeights, visual, m, Manifest.Text, mm.Config.CrossAttentionHeads, session.State.MaxTokens, pool);
             }
             var instruction = ChooseInstruction(mm, promptIds, mean, pool);
-            return new VisualRequest(fusion, reports, imputed, instruction, clock.Elapsed.TotalMilliseconds);
+            return new VisualRequest(promptIds, fusion, reports, imputed, instruction, clock.Elapsed.TotalMilliseconds);
+        }
+        finally { Return(session); }
+    }
+
+    /// <summary>LLaVA: the k-th image placeholder of the prompt becomes the k-th image's projected rows, one position each.</summary>
+    private VisualRequest PrepareLlava(IReadOnlyList<int> promptIds, IReadOnlyList<ImageInput> images, ImageRequestOptions? imageOptions)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ValidateIds(promptIds);
+        var llava = Manifest.Llava!;
+        int placeholders = promptIds.Count(id => id == llava.ImageTokenId);
+        if (placeholders != images.Count)
+            throw new ArgumentException($"The prompt has {placeholders} image placeholder(s) (token {llava.ImageTokenId}) but {images.Count} image(s) were given.", nameof(images));
+        var clock = Stopwatch.StartNew();
+        var pre = new ImagePreprocessor(llava, imageOptions?.Limits).PreprocessAll(images, imageOptions?.Resolution);
+        var session = Rent(1);
+        try
+        {
+            var encoded = pre.Select(p => _llavaTower!.Encode(p.Patches, p.Grid, session.State.Pool)).ToArray();
+            int d = Manifest.Text.HiddenSize;
+            var rows = encoded.SelectMany(e => e).ToArray();
+            var ids = new List<int>(promptIds.Count + rows.Length / d);
+            var rowAt = new List<int>();
+            int image = 0, next = 0;
+            foreach (int id in promptIds)
+            {
+                if (id != llava.ImageTokenId) { ids.Add(id); rowAt.Add(-1); continue; }
+                for (int r = 0; r < encoded[image].Length / d; r++) { ids.Add(id); rowAt.Add(next++); }
+                image++;
+            }
+            var reports = pre.Select((p, i) => Report(p, encoded[i].Length / d)).ToArray();
+            var fusion = images.Count > 0 ? new TokenInsertion(rows, [.. rowAt], d) : null;
+            return new VisualRequest(ids, fusion, reports, false, null, clock.Elapsed.TotalMilliseconds);
         }
         finally { Return(session); }
     }

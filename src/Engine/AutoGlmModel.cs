@@ -44,6 +44,7 @@ public sealed partial class AutoGlmModel : IDisposable
         ContextLength = Math.Min(options.ContextLength ?? text.MaxPositionEmbeddings, text.MaxPositionEmbeddings);
         _endOfSequence = file.Manifest.Tokens.Eos;
         _multimodal = file.Manifest.Multimodal is null ? null : new Vision.MultimodalModel(file);
+        _llavaTower = file.Manifest.Llava is { } llava ? new Vision.VisionEncoder(file, llava, text.HiddenSize) : null;
     }
 
     /// <summary>Loads a converted model directory (model.json + weights.bin + tokenizer).</summary>

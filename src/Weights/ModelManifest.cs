@@ -28,6 +28,9 @@ public sealed class ModelManifest
     /// <summary>Vision encoder, fusion layers and heads; present exactly for <see cref="Architectures.OpenAutoGlm"/>.</summary>
     public MultimodalConfig? Multimodal { get; set; }
 
+    /// <summary>CLIP tower and projector; present exactly for <see cref="Architectures.Llava"/>.</summary>
+    public LlavaConfig? Llava { get; set; }
+
     /// <summary>Tokenizer file beside model.json (a Hugging Face <c>tokenizer.json</c>), or null to run from token ids.</summary>
     public string? TokenizerFile { get; set; }
 
@@ -91,6 +94,18 @@ public sealed class ModelManifest
         Require((Architecture == Architectures.OpenAutoGlm) == (Multimodal is not null),
             $"architecture '{Architecture}' {(Multimodal is null ? "needs" : "must not have")} a multimodal section.");
         if (Multimodal is { } mm) ValidateMultimodal(mm, t, Require);
+        Require((Architecture == Architectures.Llava) == (Llava is not null),
+            $"architecture '{Architecture}' {(Llava is null ? "needs" : "must not have")} a llava section.");
+        if (Llava is { } llava)
+        {
+            var v = llava.Vision ?? throw new InvalidModelException($"{source}: no llava vision configuration.");
+            Require(v.HiddenSize > 0 && v.NumHeads > 0 && v.HiddenSize % v.NumHeads == 0 && v.IntermediateSize > 0 && v.PatchSize > 0
+                && v.BaseImageSize > 0 && v.BaseImageSize % v.PatchSize == 0, "llava vision sizes must be positive, hidden_size a multiple of heads, image_size of patch_size.");
+            Require(llava.FeatureLayers >= 0 && llava.FeatureLayers <= v.NumLayers, $"llava feature layers {llava.FeatureLayers} outside [0, {v.NumLayers}].");
+            Require(llava.ImageTokenId >= 0 && llava.ImageTokenId < t.VocabSize, $"image token id {llava.ImageTokenId} is outside the vocabulary.");
+            Require(ActivationNames.All.Contains(v.HiddenAct) && ActivationNames.All.Contains(llava.ProjectorHiddenAct), "unknown llava activation.");
+            Require(v.ImageMean is { Length: 3 } && v.ImageStd is { Length: 3 } && v.ImageStd.All(x => x > 0), "llava image_mean/image_std need 3 values, std positive.");
+        }
 
         var tokens = Tokens ?? throw new InvalidModelException($"{source}: no special tokens.");
         foreach (int id in (tokens.Eos ?? []).Concat(tokens.Bos is int bos ? [bos] : []).Concat(tokens.Pad is int pad ? [pad] : []))
@@ -147,8 +162,9 @@ public static class Architectures
     public const string Glm = "glm";          // GLM-4 (glm-4-9b-chat-hf): partial interleaved rotary, q/k/v bias
     public const string Glm4 = "glm4";        // GLM-4-0414: Glm + sandwich norms
     public const string OpenAutoGlm = "open_autoglm"; // Llama decoder + vision encoder, fusion layers and heads
+    public const string Llava = "llava";      // Llama decoder + CLIP tower; image features replace placeholder tokens
 
-    public static IReadOnlyList<string> All { get; } = [Llama, Qwen2, Glm, Glm4, OpenAutoGlm];
+    public static IReadOnlyList<string> All { get; } = [Llama, Qwen2, Glm, Glm4, OpenAutoGlm, Llava];
 }
 
 /// <summary>RoPE pairing inside the rotary part of a head.</summary>

@@ -83,3 +83,21 @@ public static class ActivationNames
 
     public static IReadOnlyList<string> All { get; } = [Gelu, GeluTanh, QuickGelu, Silu];
 }
+
+/// <summary>
+/// LLaVA-1.5 (architecture <see cref="Architectures.Llava"/>): a CLIP vision tower with a class token and pre-LayerNorm, whose
+/// patch rows after <see cref="FeatureLayers"/> blocks (CLS dropped) go through a two-layer projector and replace the image
+/// placeholder token, expanded to one position per patch.
+/// </summary>
+public sealed class LlavaConfig
+{
+    /// <summary>CLIP tower: BaseImageSize is the crop size, HiddenAct usually quick_gelu; NumLayers counts the blocks stored.</summary>
+    public VisionConfig Vision { get; set; } = new();
+    public string ProjectorHiddenAct { get; set; } = ActivationNames.Gelu;
+    /// <summary>Blocks run before the features are taken (vision_feature_layer −2 of L blocks → L − 1).</summary>
+    public int FeatureLayers { get; set; }
+    /// <summary>The image placeholder token id (<c>image_token_index</c>).</summary>
+    public int ImageTokenId { get; set; }
+    /// <summary>Keep the class-token row (vision_feature_select_strategy "full") instead of dropping it ("default").</summary>
+    public bool KeepClassToken { get; set; }
+}

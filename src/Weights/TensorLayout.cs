@@ -10,7 +10,49 @@ public static class TensorLayout
     public static IReadOnlyList<TensorSpec> Required(ModelManifest manifest)
     {
         var specs = Required(manifest.Text);
-        return manifest.Multimodal is { } mm ? [.. specs, .. Multimodal(manifest.Text, mm)] : specs;
+        if (manifest.Multimodal is { } mm) return [.. specs, .. Multimodal(manifest.Text, mm)];
+        if (manifest.Llava is { } llava) return [.. specs, .. Llava(manifest.Text, llava)];
+        return specs;
+    }
+
+    /// <summary>CLIP tower (class token, pre-LN, the blocks up to the feature layer; no patch bias) and the projector.</summary>
+    public static IReadOnlyList<TensorSpec> Llava(TextConfig text, LlavaConfig llava)
+    {
+        var v = llava.Vision;
+        long d = text.HiddenSize, dv = v.HiddenSize, grid = v.BaseGrid;
+        const string F16 = TensorDTypes.F16, F32 = TensorDTypes.F32;
+        var specs = new List<TensorSpec>
+        {
+            new(TensorNames.VisionPatchEmbed, F16, [dv, v.PatchValues]),
+            new(TensorNames.VisionClassEmbed, F32, [dv]),
+            new(TensorNames.VisionPosEmbed, F32, [grid * grid + 1, dv]),
+            new(TensorNames.VisionPreNorm, F32, [dv]),
+            new(TensorNames.VisionPreNormBias, F32, [dv]),
+        };
+        for (int i = 0; i < llava.FeatureLayers; i++) specs.AddRange(VisionBlock(i, v));
+        specs.Add(new(TensorNames.ProjectorFc1, F16, [d, dv]));
+        specs.Add(new(TensorNames.ProjectorFc1Bias, F32, [d]));
+        specs.Add(new(TensorNames.ProjectorFc2, F16, [d, d]));
+        specs.Add(new(TensorNames.ProjectorFc2Bias, F32, [d]));
+        return specs;
+    }
+
+    private static IEnumerable<TensorSpec> VisionBlock(int i, VisionConfig v)
+    {
+        long dv = v.HiddenSize, fv = v.IntermediateSize;
+        const string F16 = TensorDTypes.F16, F32 = TensorDTypes.F32;
+        yield return new(TensorNames.VisionNorm1(i), F32, [dv]);
+        yield return new(TensorNames.VisionNorm1Bias(i), F32, [dv]);
+        yield return new(TensorNames.VisionQkv(i), F16, [3 * dv, dv]);
+        yield return new(TensorNames.VisionQkvBias(i), F32, [3 * dv]);
+        yield return new(TensorNames.VisionAttnOut(i), F16, [dv, dv]);
+        yield return new(TensorNames.VisionAttnOutBias(i), F32, [dv]);
+        yield return new(TensorNames.VisionNorm2(i), F32, [dv]);
+        yield return new(TensorNames.VisionNorm2Bias(i), F32, [dv]);
+        yield return new(TensorNames.VisionFfnUp(i), F16, [fv, dv]);
+        yield return new(TensorNames.VisionFfnUpBias(i), F32, [fv]);
+        yield return new(TensorNames.VisionFfnDown(i), F16, [dv, fv]);
+        yield return new(TensorNames.VisionFfnDownBias(i), F32, [dv]);
     }
 
     public static IReadOnlyList<TensorSpec> Multimodal(TextConfig text, MultimodalConfig mm)
@@ -24,21 +66,7 @@ public static class TensorLayout
             new(TensorNames.VisionPatchEmbedBias, F32, [dv]),
             new(TensorNames.VisionPosEmbed, F32, [grid * grid, dv]),
         };
-        for (int i = 0; i < v.NumLayers; i++)
-        {
-            specs.Add(new(TensorNames.VisionNorm1(i), F32, [dv]));
-            specs.Add(new(TensorNames.VisionNorm1Bias(i), F32, [dv]));
-            specs.Add(new(TensorNames.VisionQkv(i), F16, [3 * dv, dv]));
-            specs.Add(new(TensorNames.VisionQkvBias(i), F32, [3 * dv]));
-            specs.Add(new(TensorNames.VisionAttnOut(i), F16, [dv, dv]));
-            specs.Add(new(TensorNames.VisionAttnOutBias(i), F32, [dv]));
-            specs.Add(new(TensorNames.VisionNorm2(i), F32, [dv]));
-            specs.Add(new(TensorNames.VisionNorm2Bias(i), F32, [dv]));
-            specs.Add(new(TensorNames.VisionFfnUp(i), F16, [fv, dv]));
-            specs.Add(new(TensorNames.VisionFfnUpBias(i), F32, [fv]));
-            specs.Add(new(TensorNames.VisionFfnDown(i), F16, [dv, fv]));
-            specs.Add(new(TensorNames.VisionFfnDownBias(i), F32, [dv]));
-        }
+        for (int i = 0; i < v.NumLayers; i++) specs.AddRange(VisionBlock(i, v));
         specs.Add(new(TensorNames.VisionPostNorm, F32, [dv]));
         specs.Add(new(TensorNames.VisionPostNormBias, F32, [dv]));
         specs.Add(new(TensorNames.ProjectorFc1, F16, [d, dv]));

@@ -93,4 +93,10 @@ public static class TensorNames
     /// <summary>[C, D] F16 and [C] F32.</summary>
     public const string TaskHead = "task_head";
     public const string TaskHeadBias = "task_head_bias";
+
+    /// <summary>[d_v] F32: the CLIP class-token embedding (LLaVA).</summary>
+    public const string VisionClassEmbed = "v.class_embd";
+    /// <summary>[d_v] F32: CLIP's LayerNorm before the first block (LLaVA).</summary>
+    public const string VisionPreNorm = "v.pre_ln";
+    public const string VisionPreNormBias = "v.pre_ln_bias";
 }

@@ -46,12 +46,13 @@ public sealed class ReferenceDecoder(ReferenceConfig c, IReadOnlyDictionary<stri
     /// Logits [T, V]; <paramref name="afterAttention"/> (layer, residual rows) runs after each layer's attention residual add,
     /// where the fusion step sits; <paramref name="finalHidden"/> is the last layer's residual stream.
     /// </summary>
-    public double[][] Forward(IReadOnlyList<int> ids, Action<int, double[][]>? afterAttention, out double[][] finalHidden)
+    public double[][] Forward(IReadOnlyList<int> ids, Action<int, double[][]>? afterAttention, out double[][] finalHidden,
+        Func<int, double[]?>? embeddingAt = null)
     {
         int T = ids.Count, D = c.Hidden, d = c.HeadDim, H = c.Heads, Hkv = c.KvHeads;
         var emb = W("model.embed_tokens.weight");
         var x = new double[T][];
-        for (int t = 0; t < T; t++) x[t] = emb.AsSpan(ids[t] * D, D).ToArray();
+        for (int t = 0; t < T; t++) x[t] = embeddingAt?.Invoke(t) ?? emb.AsSpan(ids[t] * D, D).ToArray();
 
         for (int l = 0; l < c.Layers; l++)
         {

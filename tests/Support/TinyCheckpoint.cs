@@ -38,7 +38,10 @@ public sealed record TinyCheckpointSpec
     /// <summary>Changes config.json before it is written.</summary>
     public Action<JsonObject>? EditConfig { get; init; }
 
-    /// <summary>Vision encoder, fusion and heads of <c>OpenAutoGlmForConditionalGeneration</c>; ignored by text families.</summary>
+    /// <summary>LlavaForConditionalGeneration: the newer model.language_model / model.vision_tower / lm_head layout instead of the classic one.</summary>
+    public bool LlavaNewLayout { get; init; }
+
+    /// <summary>Vision encoder, fusion and heads of <c>OpenAutoGlmForConditionalGeneration</c> (also the CLIP sizes of LLaVA); ignored by text families.</summary>
     public TinyVisionSpec Vision { get; init; } = new();
 }
 
@@ -160,10 +163,45 @@ public static class TinyCheckpoint
         shapes.Add(("model.norm.weight", [d]));
         if (!spec.Tied) shapes.Add(("lm_head.weight", [v, d]));
         if (spec.Architecture == OpenAutoGlmArchitecture) AddMultimodalShapes(spec, shapes);
+        if (spec.Architecture == LlavaArchitecture) return LlavaShapes(spec, shapes);
         return shapes;
     }
 
     public const string OpenAutoGlmArchitecture = "OpenAutoGlmForConditionalGeneration";
+    public const string LlavaArchitecture = "LlavaForConditionalGeneration";
+
+    /// <summary>The HF name of a Llama-layout decoder tensor (model.*, lm_head.weight) in <paramref name="spec"/>'s checkpoint.</summary>
+    public static string DecoderName(TinyCheckpointSpec spec, string llamaName)
+    {
+        if (spec.Architecture != LlavaArchitecture) return llamaName;
+        if (llamaName == "lm_head.weight") return spec.LlavaNewLayout ? llamaName : "language_model.lm_head.weight";
+        return (spec.LlavaNewLayout ? "model.language_model." : "language_model.model.") + llamaName["model.".Length..];
+    }
+
+    private static List<(string, long[])> LlavaShapes(TinyCheckpointSpec spec, List<(string Name, long[] Shape)> decoder)
+    {
+        var shapes = decoder.Select(t => (DecoderName(spec, t.Name), t.Shape)).ToList();
+        var vs = spec.Vision;
+        string tower = (spec.LlavaNewLayout ? "model." : "") + "vision_tower.vision_model.", projector = (spec.LlavaNewLayout ? "model." : "") + "multi_modal_projector.";
+        long d = spec.HiddenSize, dv = vs.HiddenSize, fv = vs.IntermediateSize, p = vs.PatchSize, grid = vs.BaseImageSize / vs.PatchSize;
+        shapes.Add((tower + "embeddings.patch_embedding.weight", [dv, 3, p, p]));
+        shapes.Add((tower + "embeddings.class_embedding", [dv]));
+        shapes.Add((tower + "embeddings.position_embedding.weight", [grid * grid + 1, dv]));
+        shapes.Add((tower + "pre_layrnorm.weight", [dv])); shapes.Add((tower + "pre_layrnorm.bias", [dv]));
+        for (int i = 0; i < vs.NumLayers; i++)
+        {
+            string b = $"{tower}encoder.layers.{i}.";
+            foreach (var m in new[] { "q", "k", "v", "out" }) { shapes.Add((b + $"self_attn.{m}_proj.weight", [dv, dv])); shapes.Add((b + $"self_attn.{m}_proj.bias", [dv])); }
+            shapes.Add((b + "layer_norm1.weight", [dv])); shapes.Add((b + "layer_norm1.bias", [dv]));
+            shapes.Add((b + "mlp.fc1.weight", [fv, dv])); shapes.Add((b + "mlp.fc1.bias", [fv]));
+            shapes.Add((b + "mlp.fc2.weight", [dv, fv])); shapes.Add((b + "mlp.fc2.bias", [dv]));
+            shapes.Add((b + "layer_norm2.weight", [dv])); shapes.Add((b + "layer_norm2.bias", [dv]));
+        }
+        shapes.Add((tower + "post_layernorm.weight", [dv])); shapes.Add((tower + "post_layernorm.bias", [dv]));
+        shapes.Add((projector + "linear_1.weight", [d, dv])); shapes.Add((projector + "linear_1.bias", [d]));
+        shapes.Add((projector + "linear_2.weight", [d, d])); shapes.Add((projector + "linear_2.bias", [d]));
+        return shapes;
+    }
 
     private static void AddMultimodalShapes(TinyCheckpointSpec spec, List<(string, long[])> shapes)
     {
@@ -213,7 +251,7 @@ public static class TinyCheckpoint
 
     private static (bool QkvBias, bool OutputBias, bool FusedGateUp, bool SandwichNorms) Flags(TinyCheckpointSpec spec) => spec.Architecture switch
     {
-        "LlamaForCausalLM" or "MistralForCausalLM" or OpenAutoGlmArchitecture => (spec.AttentionBias ?? false, spec.AttentionBias ?? false, false, false),
+        "LlamaForCausalLM" or "MistralForCausalLM" or OpenAutoGlmArchitecture or LlavaArchitecture => (spec.AttentionBias ?? false, spec.AttentionBias ?? false, false, false),
         "Qwen2ForCausalLM" => (true, false, false, false),
         "GlmForCausalLM" => (spec.AttentionBias ?? true, false, true, false),
         "Glm4ForCausalLM" => (spec.AttentionBias ?? true, false, true, true),
@@ -223,7 +261,34 @@ public static class TinyCheckpoint
     private static JsonObject Config(TinyCheckpointSpec spec)
     {
         if (spec.Architecture == OpenAutoGlmArchitecture) return MultimodalConfig(spec);
+        if (spec.Architecture == LlavaArchitecture) return LlavaConfig(spec);
         return TextConfig(spec);
+    }
+
+    private static JsonObject LlavaConfig(TinyCheckpointSpec spec)
+    {
+        var text = TextConfig(spec with { Architecture = "LlamaForCausalLM" });
+        text.Remove("architectures");
+        text["model_type"] = "llama";
+        var vs = spec.Vision;
+        return new JsonObject
+        {
+            ["architectures"] = new JsonArray(LlavaArchitecture),
+            ["model_type"] = "llava",
+            ["text_config"] = text,
+            ["vision_config"] = new JsonObject
+            {
+                ["model_type"] = "clip_vision_model",
+                ["hidden_size"] = vs.HiddenSize, ["intermediate_size"] = vs.IntermediateSize, ["num_hidden_layers"] = vs.NumLayers,
+                ["num_attention_heads"] = vs.NumHeads, ["patch_size"] = vs.PatchSize, ["image_size"] = vs.BaseImageSize,
+                ["layer_norm_eps"] = vs.LayerNormEps, ["hidden_act"] = "quick_gelu",
+            },
+            ["image_token_index"] = spec.VocabSize - 1,
+            ["vision_feature_layer"] = -2,
+            ["vision_feature_select_strategy"] = "default",
+            ["projector_hidden_act"] = "gelu",
+            ["tie_word_embeddings"] = spec.Tied,
+        };
     }
 
     /// <summary>open_autoglm keeps the decoder in text_config and the rest at the top level (ARCHITECTURE.md §7).</summary>
@@ -302,7 +367,7 @@ public static class TinyCheckpoint
         var random = new Random(unchecked((int)Fnv1a(name) ^ seed));
         var data = new float[TensorShape.ElementCount(shape, name)];
         bool isNorm = name.EndsWith("norm.weight", StringComparison.Ordinal) || name.EndsWith("norm1.weight", StringComparison.Ordinal)
-            || name.EndsWith("norm2.weight", StringComparison.Ordinal);
+            || name.EndsWith("norm2.weight", StringComparison.Ordinal) || name.EndsWith("layrnorm.weight", StringComparison.Ordinal);
         for (int i = 0; i < data.Length; i++)
         {
             float u = (float)(random.NextDouble() * 2 - 1);

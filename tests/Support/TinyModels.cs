@@ -24,7 +24,9 @@ public sealed class TinyModel : IDisposable
             RmsEps = spec.RmsNormEps, RopeTheta = spec.RopeTheta, Tied = spec.Tied,
             PartialRotaryFactor = glm ? 0.5 : 1.0, InterleavedRope = glm, FusedGateUp = glm,
             SandwichNorms = spec.Architecture == "Glm4ForCausalLM",
-        }, Tensors);
+        }, spec.Architecture == TinyCheckpoint.LlavaArchitecture
+            ? TinyCheckpoint.TensorShapes(spec with { Architecture = "LlamaForCausalLM" }).ToDictionary(t => t.Name, t => Tensors[TinyCheckpoint.DecoderName(spec, t.Name)])
+            : Tensors);
     }
 
     public TinyCheckpointSpec Spec { get; }

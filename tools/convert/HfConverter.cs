@@ -44,7 +44,8 @@ public static class HfConverter
 
         var warnings = new List<string>();
         using var checkpoint = SafetensorsCheckpoint.Open(inputDir);
-        bool tied = config.GetBool("tie_word_embeddings", false) || !checkpoint.Tensors.ContainsKey("lm_head.weight");
+        var (decoderPrefix, head) = family.TensorPrefixes(checkpoint.Tensors);
+        bool tied = config.GetBool("tie_word_embeddings", false) || !checkpoint.Tensors.ContainsKey(head);
         var text = family.ResolveText(config, tied, warnings);
 
         string tokenizerPath = Path.Combine(inputDir, TokenizerFile);
@@ -64,14 +65,12 @@ public static class HfConverter
                 Pad = config.GetInt("pad_token_id"),
                 AddBos = hasTokenizer && bos is int id && TokenizerPrependsToken(tokenizerPath, id),
             },
-            Multimodal = family.ResolveMultimodal(config, text, checkpoint.Tensors),
             Metadata = { ["converter"] = "autoglm-convert" },
         };
+        family.CompleteManifest(manifest, config, checkpoint.Tensors);
         manifest.Validate(configPath);
 
-        var recipes = manifest.Multimodal is { } multimodal
-            ? [.. family.Recipes(text), .. family.MultimodalRecipes(text, multimodal, checkpoint.Tensors)]
-            : family.Recipes(text);
+        IReadOnlyList<TensorRecipe> recipes = [.. family.Recipes(text, decoderPrefix, head), .. family.ExtraRecipes(manifest, checkpoint.Tensors)];
         CheckSources(inputDir, checkpoint, recipes);
         var used = recipes.SelectMany(r => r.Sources).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
         var ignored = checkpoint.Tensors.Keys.Where(k => !used.Contains(k) && !k.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal))

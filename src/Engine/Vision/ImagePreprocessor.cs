@@ -29,13 +29,24 @@ public sealed class PreprocessedImage
 /// <summary>Decode → luminance statistics → adaptive resolution → bicubic resize → normalize → patchify (ARCHITECTURE.md §1).</summary>
 public sealed class ImagePreprocessor
 {
-    private readonly MultimodalConfig _config;
+    private readonly VisionConfig _vision;
+    private readonly AdaptiveResolution? _adaptive; // null: CLIP's shortest-side resize and centre crop to the base size
+    private readonly double _minConfidence;
     private readonly ImageDecodeLimits _limits;
     private readonly Configuration _imageSharp;
 
     public ImagePreprocessor(MultimodalConfig config, ImageDecodeLimits? limits = null)
+        : this(config.Vision, config.AdaptiveResolution, config.MinImageConfidence, limits) { }
+
+    /// <summary>LLaVA-1.5: resize the shortest side to the crop size (bicubic), centre-crop, CLIP mean/std; every decodable image is valid.</summary>
+    public ImagePreprocessor(LlavaConfig config, ImageDecodeLimits? limits = null)
+        : this(config.Vision, null, double.NegativeInfinity, limits) { }
+
+    private ImagePreprocessor(VisionConfig vision, AdaptiveResolution? adaptive, double minConfidence, ImageDecodeLimits? limits)
     {
-        _config = config;
+        _vision = vision;
+        _adaptive = adaptive;
+        _minConfidence = minConfidence;
         _limits = limits ?? ImageDecodeLimits.Default;
         _imageSharp = Configuration.Default.Clone();
         // an animated GIF decodes only its first frame, so frame count cannot multiply memory
@@ -70,12 +81,19 @@ public sealed class ImagePreprocessor
 
         var thumb = ImageStatistics.Thumbnail(rgb, width, height);
         double confidence = ImageStatistics.Confidence(thumb);
-        double complexity = ImageStatistics.Complexity(thumb, _config.AdaptiveResolution.GradientScale);
-        int r = resolution ?? _config.AdaptiveResolution.Pick(complexity);
+        double complexity = ImageStatistics.Complexity(thumb, _adaptive?.GradientScale ?? 1.0);
+        int r = _adaptive is null ? _vision.BaseImageSize : resolution ?? _adaptive.Pick(complexity);
 
         if (width != r || height != r)
         {
-            image.Mutate(x => x.Resize(new ResizeOptions { Size = new Size(r, r), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Bicubic }));
+            if (_adaptive is null)
+            {
+                // CLIPImageProcessor: shortest side to r keeping the aspect ratio, then the centred r×r window
+                int w = width <= height ? r : (int)((long)r * width / height), h = width <= height ? (int)((long)r * height / width) : r;
+                image.Mutate(x => x.Resize(new ResizeOptions { Size = new Size(w, h), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Bicubic })
+                    .Crop(new Rectangle((w - r) / 2, (h - r) / 2, r, r)));
+            }
+            else image.Mutate(x => x.Resize(new ResizeOptions { Size = new Size(r, r), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Bicubic }));
             rgb = new byte[3L * r * r];
             image.CopyPixelDataTo(rgb);
         }
@@ -84,11 +102,11 @@ public sealed class ImagePreprocessor
             Width = width,
             Height = height,
             Resolution = r,
-            Grid = r / _config.Vision.PatchSize,
-            Patches = Patchify(rgb, r, _config.Vision),
+            Grid = r / _vision.PatchSize,
+            Patches = Patchify(rgb, r, _vision),
             Confidence = confidence,
             Complexity = complexity,
-            Valid = confidence >= _config.MinImageConfidence,
+            Valid = confidence >= _minConfidence,
         };
     }
 
@@ -115,8 +133,10 @@ public sealed class ImagePreprocessor
 
     private void CheckResolution(int? resolution)
     {
-        if (resolution is int r && (r <= 0 || r % _config.Vision.PatchSize != 0))
-            throw new ArgumentOutOfRangeException(nameof(resolution), r, $"A pinned resolution must be a positive multiple of the patch size {_config.Vision.PatchSize}.");
+        if (resolution is int r && (r <= 0 || r % _vision.PatchSize != 0))
+            throw new ArgumentOutOfRangeException(nameof(resolution), r, $"A pinned resolution must be a positive multiple of the patch size {_vision.PatchSize}.");
+        if (resolution is not null && _adaptive is null)
+            throw new ArgumentException("This model's vision tower has a fixed input size; a resolution cannot be pinned.", nameof(resolution));
     }
 
     /// <summary>Decodes to 8-bit RGB (alpha dropped, grayscale replicated, palette expanded) with EXIF orientation applied.</summary>

@@ -18,25 +18,44 @@ internal sealed unsafe class VisionEncoder
     private readonly int _d;
     private readonly Half* _patch, _fc1, _fc2;
     private readonly float* _patchBias, _posEmbed, _postNorm, _postNormBias, _fc1Bias, _fc2Bias;
+    private readonly float* _classEmbed, _preNorm, _preNormBias; // CLIP (LLaVA) only
+    private readonly bool _keepClassRow;
     private readonly Block[] _blocks;
 
-    public VisionEncoder(ModelFile file, MultimodalConfig mm, int decoderWidth)
+    /// <summary>LLaVA's CLIP tower: class token, pre-LayerNorm, the blocks up to the feature layer, no post-norm, no patch bias.</summary>
+    public VisionEncoder(ModelFile file, LlavaConfig llava, int decoderWidth) : this(file, llava.Vision, llava.ProjectorHiddenAct, llava.FeatureLayers, decoderWidth, clip: true)
     {
-        _v = mm.Vision;
-        _projectorAct = mm.ProjectorHiddenAct;
+        _keepClassRow = llava.KeepClassToken;
+    }
+
+    public VisionEncoder(ModelFile file, MultimodalConfig mm, int decoderWidth) : this(file, mm.Vision, mm.ProjectorHiddenAct, mm.Vision.NumLayers, decoderWidth, clip: false) { }
+
+    private VisionEncoder(ModelFile file, VisionConfig vision, string projectorAct, int layers, int decoderWidth, bool clip)
+    {
+        _v = vision;
+        _projectorAct = projectorAct;
         _d = decoderWidth;
         Half* H(string n) => (Half*)file.GetPointer(n);
         float* F(string n) => (float*)file.GetPointer(n);
         _patch = H(TensorNames.VisionPatchEmbed);
-        _patchBias = F(TensorNames.VisionPatchEmbedBias);
         _posEmbed = F(TensorNames.VisionPosEmbed);
-        _postNorm = F(TensorNames.VisionPostNorm);
-        _postNormBias = F(TensorNames.VisionPostNormBias);
+        if (clip)
+        {
+            _classEmbed = F(TensorNames.VisionClassEmbed);
+            _preNorm = F(TensorNames.VisionPreNorm);
+            _preNormBias = F(TensorNames.VisionPreNormBias);
+        }
+        else
+        {
+            _patchBias = F(TensorNames.VisionPatchEmbedBias);
+            _postNorm = F(TensorNames.VisionPostNorm);
+            _postNormBias = F(TensorNames.VisionPostNormBias);
+        }
         _fc1 = H(TensorNames.ProjectorFc1);
         _fc1Bias = F(TensorNames.ProjectorFc1Bias);
         _fc2 = H(TensorNames.ProjectorFc2);
         _fc2Bias = F(TensorNames.ProjectorFc2Bias);
-        _blocks = new Block[_v.NumLayers];
+        _blocks = new Block[layers];
         for (int i = 0; i < _blocks.Length; i++)
             _blocks[i] = new Block
             {
@@ -52,7 +71,8 @@ internal sealed unsafe class VisionEncoder
     /// <summary>Projected rows V' [grid², D] of one preprocessed image.</summary>
     public float[] Encode(ReadOnlySpan<float> patches, int grid, WorkerPool pool)
     {
-        int n = grid * grid, dv = _v.HiddenSize, fv = _v.IntermediateSize, heads = _v.NumHeads, hd = dv / heads;
+        bool cls = _classEmbed != null;
+        int patchRows = grid * grid, n = patchRows + (cls ? 1 : 0), dv = _v.HiddenSize, fv = _v.IntermediateSize, heads = _v.NumHeads, hd = dv / heads;
         float eps = (float)_v.LayerNormEps;
         var x = new float[n * dv];
         var norm = new float[n * dv];
@@ -61,9 +81,18 @@ internal sealed unsafe class VisionEncoder
         var proj = new float[n * dv];
         var ff = new float[n * fv];
 
-        MatMul.Multiply(patches, n, _v.PatchValues, _patch, dv, x, pool);
-        VectorOps.AddBias(x, n, new ReadOnlySpan<float>(_patchBias, dv));
-        VectorOps.Add(x, PositionTable(grid));
+        var patchPart = x.AsSpan(cls ? dv : 0);
+        MatMul.Multiply(patches, patchRows, _v.PatchValues, _patch, dv, patchPart, pool);
+        if (_patchBias != null) VectorOps.AddBias(patchPart, patchRows, new ReadOnlySpan<float>(_patchBias, dv));
+        if (cls)
+        {
+            // CLIP: the class row first, and a position table with one row per patch of the fixed grid plus one for it
+            if (grid != _v.BaseGrid) throw new ArgumentException($"CLIP needs the {_v.BaseImageSize}×{_v.BaseImageSize} crop, got grid {grid}.");
+            new ReadOnlySpan<float>(_classEmbed, dv).CopyTo(x);
+            VectorOps.Add(x, new ReadOnlySpan<float>(_posEmbed, n * dv));
+            LayerNorm.Forward(x, new ReadOnlySpan<float>(_preNorm, dv), new ReadOnlySpan<float>(_preNormBias, dv), eps, x, n);
+        }
+        else VectorOps.Add(x, PositionTable(grid));
 
         foreach (ref readonly var b in _blocks.AsSpan())
         {
@@ -84,10 +113,20 @@ internal sealed unsafe class VisionEncoder
             VectorOps.AddBias(proj, n, new ReadOnlySpan<float>(b.DownBias, dv));
             VectorOps.Add(x, proj);
         }
-        LayerNorm.Forward(x, new ReadOnlySpan<float>(_postNorm, dv), new ReadOnlySpan<float>(_postNormBias, dv), eps, norm, n);
+        ReadOnlySpan<float> features = x;
+        if (_postNorm != null)
+        {
+            LayerNorm.Forward(x, new ReadOnlySpan<float>(_postNorm, dv), new ReadOnlySpan<float>(_postNormBias, dv), eps, norm, n);
+            features = norm;
+        }
+        if (cls && !_keepClassRow)
+        {
+            features = features[dv..];
+            n = patchRows;
+        }
 
         var hidden = new float[n * _d];
-        MatMul.Multiply(norm, n, dv, _fc1, _d, hidden, pool);
+        MatMul.Multiply(features, n, dv, _fc1, _d, hidden, pool);
         VectorOps.AddBias(hidden, n, new ReadOnlySpan<float>(_fc1Bias, _d));
         VisionActivations.Apply(_projectorAct, hidden);
         var output = new float[n * _d];

@@ -73,13 +73,16 @@ public abstract class DecoderFamily
         return text;
     }
 
-    /// <summary>The multimodal section of the manifest, or null for a text-only family.</summary>
-    public virtual MultimodalConfig? ResolveMultimodal(HfConfig config, TextConfig text, IReadOnlyDictionary<string, SafetensorInfo> tensors) => null;
+    /// <summary>Where the decoder's tensors live in this checkpoint: the prefix of <c>layers.N…</c>/<c>embed_tokens</c>/<c>norm</c>, and the LM head.</summary>
+    public virtual (string DecoderPrefix, string Head) TensorPrefixes(IReadOnlyDictionary<string, SafetensorInfo> tensors) => ("model.", "lm_head.weight");
 
-    /// <summary>Tensors beyond the decoder (vision, fusion, heads) for a family with a multimodal section.</summary>
-    public virtual IReadOnlyList<TensorRecipe> MultimodalRecipes(TextConfig text, MultimodalConfig multimodal, IReadOnlyDictionary<string, SafetensorInfo> tensors) => [];
+    /// <summary>Adds the family's sections beyond the decoder (vision, fusion, heads) to the manifest.</summary>
+    public virtual void CompleteManifest(ModelManifest manifest, HfConfig config, IReadOnlyDictionary<string, SafetensorInfo> tensors) { }
 
-    public IReadOnlyList<TensorRecipe> Recipes(TextConfig text)
+    /// <summary>Tensors beyond the decoder, for the sections <see cref="CompleteManifest"/> added.</summary>
+    public virtual IReadOnlyList<TensorRecipe> ExtraRecipes(ModelManifest manifest, IReadOnlyDictionary<string, SafetensorInfo> tensors) => [];
+
+    public IReadOnlyList<TensorRecipe> Recipes(TextConfig text, string decoderPrefix = "model.", string head = "lm_head.weight")
     {
         long d = text.HiddenSize, v = text.VocabSize, ff = text.IntermediateSize;
         long qRows = (long)text.NumHeads * text.HeadDim, kvRows = (long)text.NumKvHeads * text.HeadDim;
@@ -94,10 +97,10 @@ public abstract class DecoderFamily
 
         static SourceTensor Src(string name, long[] shape) => new(name, shape);
 
-        Add(TensorNames.TokenEmbedding, TensorDTypes.F16, Src("model.embed_tokens.weight", [v, d]));
+        Add(TensorNames.TokenEmbedding, TensorDTypes.F16, Src(decoderPrefix + "embed_tokens.weight", [v, d]));
         for (int i = 0; i < text.NumLayers; i++)
         {
-            string p = $"model.layers.{i}.";
+            string p = $"{decoderPrefix}layers.{i}.";
             Add(TensorNames.AttnNorm(i), TensorDTypes.F32, Src(p + "input_layernorm.weight", [d]));
             Add(TensorNames.AttnQkv(i), TensorDTypes.F16,
                 Src(p + "self_attn.q_proj.weight", [qRows, d]), Src(p + "self_attn.k_proj.weight", [kvRows, d]), Src(p + "self_attn.v_proj.weight", [kvRows, d]));
@@ -115,8 +118,8 @@ public abstract class DecoderFamily
             Add(TensorNames.FfnDown(i), TensorDTypes.F16, Src(p + "mlp.down_proj.weight", [d, ff]));
             if (text.SandwichNorms) Add(TensorNames.FfnPostNorm(i), TensorDTypes.F32, Src(p + "post_mlp_layernorm.weight", [d]));
         }
-        Add(TensorNames.OutputNorm, TensorDTypes.F32, Src("model.norm.weight", [d]));
-        if (!text.TiedEmbeddings) Add(TensorNames.Output, TensorDTypes.F16, Src("lm_head.weight", [v, d]));
+        Add(TensorNames.OutputNorm, TensorDTypes.F32, Src(decoderPrefix + "norm.weight", [d]));
+        if (!text.TiedEmbeddings) Add(TensorNames.Output, TensorDTypes.F16, Src(head, [v, d]));
         return recipes;
     }
 

@@ -11,6 +11,7 @@ public static class FamilyRegistry
         ["GlmForCausalLM"] = new Glm(),
         ["Glm4ForCausalLM"] = new Glm4(),
         [OpenAutoGlmArchitecture] = new OpenAutoGlm(),
+        ["LlavaForConditionalGeneration"] = new Llava(),
     };
 
     /// <summary>The architecture string of native Open-AutoGLM checkpoints (also chosen by <c>model_type: "open_autoglm"</c>).</summary>

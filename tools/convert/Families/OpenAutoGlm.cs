@@ -12,7 +12,13 @@ public sealed class OpenAutoGlm : DecoderFamily
     protected override bool QkvBias(HfConfig config) => config.GetBool("attention_bias", false);
     protected override bool OutputBias(HfConfig config) => config.GetBool("attention_bias", false);
 
-    public override MultimodalConfig ResolveMultimodal(HfConfig config, TextConfig text, IReadOnlyDictionary<string, SafetensorInfo> tensors)
+    public override void CompleteManifest(ModelManifest manifest, HfConfig config, IReadOnlyDictionary<string, SafetensorInfo> tensors) =>
+        manifest.Multimodal = Resolve(config, manifest.Text, tensors);
+
+    public override IReadOnlyList<TensorRecipe> ExtraRecipes(ModelManifest manifest, IReadOnlyDictionary<string, SafetensorInfo> tensors) =>
+        Recipes(manifest.Text, manifest.Multimodal!, tensors);
+
+    private static MultimodalConfig Resolve(HfConfig config, TextConfig text, IReadOnlyDictionary<string, SafetensorInfo> tensors)
     {
         var vc = config.GetSection("vision_config") ?? throw new InvalidModelException($"{config.Source}: open_autoglm needs a vision_config.");
         int patch = vc.RequireInt("patch_size");
@@ -74,7 +80,7 @@ public sealed class OpenAutoGlm : DecoderFamily
         };
     }
 
-    public override IReadOnlyList<TensorRecipe> MultimodalRecipes(TextConfig text, MultimodalConfig mm, IReadOnlyDictionary<string, SafetensorInfo> tensors)
+    private static IReadOnlyList<TensorRecipe> Recipes(TextConfig text, MultimodalConfig mm, IReadOnlyDictionary<string, SafetensorInfo> tensors)
     {
         // The canonical layout is the one place shapes live; this table only says which HF tensors fill each entry, in row order.
         var sources = new Dictionary<string, string[]>(StringComparer.Ordinal)
