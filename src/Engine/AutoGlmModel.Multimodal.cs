@@ -99,11 +99,14 @@ public sealed partial class AutoGlmModel
         };
     }
 
-    /// <summary>The instruction class of a prompt: the task head's argmax, or the keyword rule when the model has no task head.</summary>
+    /// <summary>
+    /// The instruction class of a prompt: the task head's argmax, or the keyword rule when the model has no task head;
+    /// null when the model has no instruction classes (every architecture but open_autoglm).
+    /// </summary>
     public InstructionChoice? ClassifyInstruction(IReadOnlyList<int> promptIds)
     {
-        var mm = RequireMultimodal();
         ValidateIds(promptIds);
+        if (_multimodal is not { } mm) return null;
         var session = Rent(1);
         try { return ChooseInstruction(mm, promptIds, mm.MeanEmbedding(promptIds), session.State.Pool); }
         finally { Return(session); }

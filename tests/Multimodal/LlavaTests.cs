@@ -62,4 +62,19 @@ public class LlavaTests
         Assert.Equal(16, Assert.Single(wide.Images).Resolution);
         Assert.Throws<ArgumentException>(() => m.Model.ComputeLogits([1, 4], [ImageInput.FromRgb(a, 16, 16)]));
     }
+
+    [Fact]
+    public void SparseLlavaTextConfigsTakeLlamaDefaults()
+    {
+        // llava-1.5-7b-hf lists only what differs from LlamaConfig
+        var config = HfConfig.Parse("""
+            {"architectures": ["LlavaForConditionalGeneration"], "image_token_index": 32000,
+             "text_config": {"model_type": "llama", "max_position_embeddings": 4096, "rms_norm_eps": 1e-05, "vocab_size": 32064}}
+            """, "config.json");
+        var family = OpenAutoGlm.Convert.Families.FamilyRegistry.Find("LlavaForConditionalGeneration")!;
+        var text = family.ResolveText(config, tiedEmbeddings: false, new List<string>());
+        Assert.Equal((4096, 11008, 32, 32, 32, 32064), (text.HiddenSize, text.IntermediateSize, text.NumLayers, text.NumHeads, text.NumKvHeads, text.VocabSize));
+        Assert.Equal(128, text.HeadDim);
+        Assert.Equal(2, family.DefaultField("eos_token_id"));
+    }
 }

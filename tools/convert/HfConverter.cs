@@ -52,7 +52,7 @@ public static class HfConverter
         bool hasTokenizer = File.Exists(tokenizerPath);
         if (!hasTokenizer) warnings.Add($"no {TokenizerFile} in {inputDir}: the model runs from token ids only.");
 
-        var bos = config.GetInt("bos_token_id");
+        var bos = config.GetInt("bos_token_id") ?? family.DefaultField("bos_token_id");
         var manifest = new ModelManifest
         {
             Architecture = family.Architecture,
@@ -61,7 +61,7 @@ public static class HfConverter
             Tokens = new SpecialTokens
             {
                 Bos = bos,
-                Eos = config.GetIntList("eos_token_id") ?? [],
+                Eos = config.GetIntList("eos_token_id") ?? (family.DefaultField("eos_token_id") is int eos ? [eos] : []),
                 Pad = config.GetInt("pad_token_id"),
                 AddBos = hasTokenizer && bos is int id && TokenizerPrependsToken(tokenizerPath, id),
             },

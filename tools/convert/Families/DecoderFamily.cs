@@ -27,10 +27,18 @@ public abstract class DecoderFamily
     /// <summary>The checkpoint stores <c>mlp.gate_up_proj</c> ([2I, D], gate rows first) instead of gate_proj and up_proj.</summary>
     protected virtual bool FusedGateUp => false;
 
+    /// <summary>
+    /// A value for a config field the checkpoint leaves out because its Transformers config class has a default
+    /// (LLaVA's text_config relies on LlamaConfig's); null when the field is required.
+    /// </summary>
+    public virtual int? DefaultField(string name) => null;
+
+    private int RequireInt(HfConfig config, string name) => config.GetInt(name) ?? DefaultField(name) ?? config.RequireInt(name);
+
     public TextConfig ResolveText(HfConfig config, bool tiedEmbeddings, ICollection<string> warnings)
     {
-        int hidden = config.RequireInt("hidden_size");
-        int heads = config.RequireInt("num_attention_heads");
+        int hidden = RequireInt(config, "hidden_size");
+        int heads = RequireInt(config, "num_attention_heads");
         if (heads <= 0) throw new InvalidModelException($"{config.Source}: num_attention_heads is {heads}.");
         int? explicitHeadDim = config.GetInt("head_dim");
         if (explicitHeadDim is null && hidden % heads != 0)
@@ -48,10 +56,10 @@ public abstract class DecoderFamily
 
         var text = new TextConfig
         {
-            VocabSize = config.RequireInt("vocab_size"),
+            VocabSize = RequireInt(config, "vocab_size"),
             HiddenSize = hidden,
-            IntermediateSize = config.RequireInt("intermediate_size"),
-            NumLayers = config.RequireInt("num_hidden_layers"),
+            IntermediateSize = RequireInt(config, "intermediate_size"),
+            NumLayers = RequireInt(config, "num_hidden_layers"),
             NumHeads = heads,
             NumKvHeads = config.GetInt("num_key_value_heads") ?? heads,
             HeadDim = headDim,

@@ -17,6 +17,19 @@ public sealed class Llava : DecoderFamily
     protected override bool QkvBias(HfConfig config) => config.GetBool("attention_bias", false);
     protected override bool OutputBias(HfConfig config) => config.GetBool("attention_bias", false);
 
+    /// <summary>LlamaConfig's defaults: llava-hf configs list only the text_config fields that differ from them.</summary>
+    public override int? DefaultField(string name) => name switch
+    {
+        "hidden_size" => 4096,
+        "intermediate_size" => 11008,
+        "num_hidden_layers" => 32,
+        "num_attention_heads" => 32,
+        "vocab_size" => 32000,
+        "bos_token_id" => 1,
+        "eos_token_id" => 2,
+        _ => null,
+    };
+
     private static bool NewLayout(IReadOnlyDictionary<string, SafetensorInfo> tensors) => tensors.Keys.Any(k => k.StartsWith("model.language_model.", StringComparison.Ordinal));
 
     public override (string DecoderPrefix, string Head) TensorPrefixes(IReadOnlyDictionary<string, SafetensorInfo> tensors) =>
