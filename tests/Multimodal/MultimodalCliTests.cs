@@ -78,4 +78,20 @@ public class MultimodalCliTests
         Assert.Equal(1, bad.Code);
         Assert.Contains("bad.png", bad.Err);
     }
+
+    [Fact]
+    public void GenerateRunsLlavaWithAnImage()
+    {
+        using var dir = new TempDirectory();
+        TinyCheckpoint.Write(dir.Combine("hf"), new TinyCheckpointSpec { Architecture = TinyCheckpoint.LlavaArchitecture });
+        HfConverter.Convert(dir.Combine("hf"), dir.Combine("model"), new ConvertOptions());
+        string png = dir.Combine("a.png");
+        using (var img = new Image<Rgb24>(30, 20, new Rgb24(10, 200, 30))) img.SaveAsPng(png);
+        var gen = Run("generate", "-m", dir.Combine("model"), "--ids", "1,96,5", "--image", png, "-n", "2", "--json", "-t", "1");
+        Assert.True(gen.Code == 0, gen.Err);
+        using var doc = JsonDocument.Parse(gen.Out);
+        Assert.Equal(16, doc.RootElement.GetProperty("images")[0].GetProperty("tokens").GetInt32());
+        Assert.Equal(18, doc.RootElement.GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("task_class").ValueKind);
+    }
 }
