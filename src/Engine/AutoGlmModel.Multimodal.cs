@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using OpenAutoGlm.Engine.Architectures;
 using OpenAutoGlm.Engine.Generation;
 using OpenAutoGlm.Engine.Vision;
@@ -87,6 +88,18 @@ public sealed partial class AutoGlmModel
             Generation = run.Result(), Images = visual.Reports, Imputed = visual.Imputed, Instruction = visual.Instruction,
             Options = effective, VisionMs = visual.VisionMs,
         };
+    }
+
+    /// <summary>Streams the tokens of <see cref="Generate(IReadOnlyList{int}, IReadOnlyList{ImageInput}, GenerationOptions?, ImageRequestOptions?, Action{GeneratedToken}?, CancellationToken)"/>.</summary>
+    public async IAsyncEnumerable<GeneratedToken> GenerateStreamingAsync(IReadOnlyList<int> promptIds, IReadOnlyList<ImageInput> images,
+        GenerationOptions? options = null, ImageRequestOptions? imageOptions = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await Task.Yield(); // image decoding and the forward passes run off the caller's synchronization context
+        var visual = PrepareVisual(promptIds, images, imageOptions);
+        var effective = imageOptions?.UseDecodingPreset == false ? options ?? new GenerationOptions() : InstructionPresets.Apply(options, visual.Instruction?.Preset);
+        var run = new GenerationRun(this, visual.Ids, effective, visual.Fusion);
+        foreach (var token in run.Steps(cancellationToken))
+            yield return token;
     }
 
     /// <summary>Logits of the last position (or [ids.Count, V] for every position) with the images fused in.</summary>

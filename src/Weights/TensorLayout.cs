@@ -58,7 +58,7 @@ public static class TensorLayout
     public static IReadOnlyList<TensorSpec> Multimodal(TextConfig text, MultimodalConfig mm)
     {
         var v = mm.Vision;
-        long d = text.HiddenSize, dv = v.HiddenSize, fv = v.IntermediateSize, grid = v.BaseGrid;
+        long d = text.HiddenSize, dv = v.HiddenSize, grid = v.BaseGrid;
         const string F16 = TensorDTypes.F16, F32 = TensorDTypes.F32;
         var specs = new List<TensorSpec>
         {

@@ -169,4 +169,37 @@ public class MultimodalParityTests
         Assert.False(text.Model.SupportsImages);
         Assert.Throws<InvalidOperationException>(() => text.Model.ComputeLogits(Prompt, [ImageInput.FromRgb(Noise(8, 1), 8, 8)]));
     }
+
+    [Fact]
+    public void ChunkedPrefillAndConcurrentRequestsReuseTheCrossAttentionCacheCorrectly()
+    {
+        var spec = Spec(seed: 19);
+        using var whole = new TinyModel(spec);
+        using var chunked = new TinyModel(spec, new ModelOptions { Threads = 1, PrefillChunk = 3 });
+        byte[] a = Noise(16, 1), b = Noise(8, 2);
+        var options = new ImageRequestOptions { Resolution = 16 };
+        var expected = whole.Model.ComputeLogits(Prompt, [ImageInput.FromRgb(a, 16, 16)], true, options).Logits;
+        var actual = chunked.Model.ComputeLogits(Prompt, [ImageInput.FromRgb(a, 16, 16)], true, options).Logits;
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], 1e-4f);
+
+        var other = whole.Model.ComputeLogits(Prompt, [ImageInput.FromRgb(b, 8, 8)], true, new ImageRequestOptions { Resolution = 8 }).Logits;
+        var results = new float[8][];
+        Parallel.For(0, 8, i => results[i] = i % 2 == 0
+            ? whole.Model.ComputeLogits(Prompt, [ImageInput.FromRgb(a, 16, 16)], true, options).Logits
+            : whole.Model.ComputeLogits(Prompt, [ImageInput.FromRgb(b, 8, 8)], true, new ImageRequestOptions { Resolution = 8 }).Logits);
+        for (int i = 0; i < 8; i++) Assert.Equal(i % 2 == 0 ? expected : other, results[i]);
+    }
+
+    [Fact]
+    public async Task StreamingWithImagesYieldsTheSameTokens()
+    {
+        using var m = new TinyModel(Spec(seed: 20));
+        var image = ImageInput.FromRgb(Noise(16, 3), 16, 16);
+        var options = new GenerationOptions { MaxNewTokens = 5, Seed = 4 };
+        var expected = m.Model.Generate(Prompt, [image], options).Generation.Ids;
+        var streamed = new List<int>();
+        await foreach (var t in m.Model.GenerateStreamingAsync(Prompt, [image], options))
+            if (t.Id >= 0) streamed.Add(t.Id);
+        Assert.Equal(expected, streamed);
+    }
 }
