@@ -17,7 +17,7 @@ internal static class CliRunner
         catch (Exception e) when (e is InvalidModelException or ArgumentException or PromptTooLongException
                                        or InvalidOperationException or IOException or UnauthorizedAccessException
                                        or FormatException or NotSupportedException or Kernels.Cuda.CudaException
-                                       or InvalidDataException)
+                                       or InvalidDataException or Engine.Vision.ImageInputException)
         {
             Console.Error.WriteLine($"autoglm: {e.Message}");
             return 1;

@@ -35,6 +35,21 @@ internal static class CommonOptions
 
     public static Option<bool> Json() => new("--json") { Description = "Print one JSON object." };
 
+    public static Option<string[]> Images() => new("--image")
+    {
+        Description = "Image file (PNG, JPEG, BMP, GIF, WebP); repeatable, in prompt order. Needs an open_autoglm model.",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    public static Option<int?> Resolution() => new("--resolution") { Description = "Pin every image's resolution R (a multiple of the patch size)." };
+
+    public static IReadOnlyList<Engine.Vision.ImageInput> ImageInputs(string[]? paths) =>
+        (paths ?? []).Select(Engine.Vision.ImageInput.FromFile).ToArray();
+
+    /// <summary>Whether the user typed the option (not its default).</summary>
+    public static bool IsExplicit(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+
+
     public static Option<string> Device() => new("--device")
     {
         Description = "cpu, cuda, cuda:N, cuda-emu (CUDA kernels emulated on the CPU) or auto (CUDA when usable, else CPU).",

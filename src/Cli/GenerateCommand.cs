@@ -30,10 +30,12 @@ internal static class GenerateCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
+        var images = CommonOptions.Images();
+        var resolution = CommonOptions.Resolution();
 
         var cmd = new Command("generate", "Generate text from a prompt or from token ids.")
         {
-            model, prompt, ids, maxNew, temperature, topK, topP, minP, repetition, seed, stop, frequency, presence, logprobs, schema, beams, threads, device, json,
+            model, prompt, ids, maxNew, temperature, topK, topP, minP, repetition, seed, stop, frequency, presence, logprobs, schema, beams, threads, device, json, images, resolution,
         };
         cmd.SetAction((parse, ct) =>
         {
@@ -66,8 +68,29 @@ internal static class GenerateCommand
                 Console.Out.Write(m.Tokenizer is null ? (t.Id >= 0 ? $"{t.Id} " : "") : t.Text);
                 Console.Out.Flush();
             };
-            var result = m.Generate(promptIds, options, print, ct);
-            if (asJson) WriteJson(result);
+            var imagePaths = parse.GetValue(images) ?? [];
+            MultimodalGenerationResult? multimodal = null;
+            GenerationResult result;
+            if (m.SupportsImages)
+            {
+                // the instruction preset fills what the user did not type; typed options and then the CLI defaults follow
+                var preset = m.ClassifyInstruction(promptIds)?.Preset;
+                var typed = new Dictionary<string, Option>
+                {
+                    [InstructionPresets.Temperature] = temperature, [InstructionPresets.TopK] = topK, [InstructionPresets.TopP] = topP,
+                    [InstructionPresets.RepetitionPenalty] = repetition, [InstructionPresets.MaxNewTokens] = maxNew,
+                };
+                options = InstructionPresets.Apply(options, preset, field => CommonOptions.IsExplicit(parse, typed[field]));
+                multimodal = m.Generate(promptIds, CommonOptions.ImageInputs(imagePaths), options,
+                    new ImageRequestOptions { Resolution = parse.GetValue(resolution), UseDecodingPreset = false }, print, ct);
+                result = multimodal.Generation;
+            }
+            else
+            {
+                if (imagePaths.Length > 0) throw new InvalidOperationException($"--image needs an open_autoglm model; this one is {m.Manifest.Architecture}.");
+                result = m.Generate(promptIds, options, print, ct);
+            }
+            if (asJson) WriteJson(result, multimodal);
             else
             {
                 if (result.Beams is { } beamResults)
@@ -81,7 +104,7 @@ internal static class GenerateCommand
         return cmd;
     }
 
-    private static void WriteJson(GenerationResult r)
+    private static void WriteJson(GenerationResult r, MultimodalGenerationResult? multimodal)
     {
         using var w = new Utf8JsonWriter(Console.OpenStandardOutput(), new JsonWriterOptions { Indented = false });
         w.WriteStartObject();
@@ -137,6 +160,21 @@ internal static class GenerateCommand
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+        }
+        if (multimodal is not null)
+        {
+            MultimodalJson.WriteImages(w, multimodal.Images, multimodal.VisionMs);
+            w.WriteBoolean("imputed", multimodal.Imputed);
+            if (multimodal.Instruction is { } choice)
+            {
+                w.WriteString("task_class", choice.TaskClass);
+                MultimodalJson.WritePreset(w, choice.Preset);
+            }
+            else
+            {
+                w.WriteNull("task_class");
+                w.WriteNull("preset");
+            }
         }
         w.WriteEndObject();
         w.Flush();

@@ -30,6 +30,12 @@ internal static class InfoCommand
             Console.WriteLine($"decoder      {t.NumLayers} layers, dim {t.HiddenSize}, ffn {t.IntermediateSize}, heads {t.NumHeads}/{t.NumKvHeads} kv, head_dim {t.HeadDim}");
             Console.WriteLine($"rope         {t.RopeLayout}, {t.RotaryDim} of {t.HeadDim} dims, theta {t.RopeTheta}{(t.RopeScaling is { } sc ? $", {sc.Type} ×{sc.Factor}" : "")}");
             Console.WriteLine($"vocab        {t.VocabSize}, context {t.MaxPositionEmbeddings}, tied head: {t.TiedEmbeddings}");
+            if (m.Multimodal is { } mm)
+            {
+                var v = mm.Vision;
+                Console.WriteLine($"vision       {v.NumLayers} layers, dim {v.HiddenSize}, ffn {v.IntermediateSize}, heads {v.NumHeads}, patch {v.PatchSize}, base {v.BaseImageSize}, sizes [{string.Join(", ", mm.AdaptiveResolution.Sizes)}]");
+                Console.WriteLine($"fusion       layers [{string.Join(", ", mm.FusionLayers)}], {mm.CrossAttentionHeads} heads; imputer {(mm.ImputerWidth > 0 ? mm.ImputerWidth : "none")}, retrieval {(mm.RetrievalWidth > 0 ? mm.RetrievalWidth : "none")}, task head {(mm.HasTaskHead ? string.Join("/", mm.InstructionClasses) : "none")}");
+            }
             Console.WriteLine($"tokens       bos {m.Tokens.Bos?.ToString() ?? "-"}, eos [{string.Join(", ", m.Tokens.Eos)}], tokenizer: {m.TokenizerFile ?? "none"}");
             return 0;
         });

@@ -5,6 +5,8 @@ var root = new RootCommand("autoglm: run Open-AutoGLM-style models converted to 
 root.Add(GenerateCommand.Create());
 root.Add(ChatCommand.Create());
 root.Add(LogitsCommand.Create());
+root.Add(EmbedCommand.Create());
+root.Add(RetrieveCommand.Create());
 root.Add(BenchCommand.Create());
 root.Add(InfoCommand.Create());
 root.Add(VerifyCommand.Create());

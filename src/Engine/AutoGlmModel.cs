@@ -29,7 +29,7 @@ public sealed record ModelOptions
 /// A loaded model: memory-mapped weights, tokenizer and the CPU decoder. Thread-safe: each concurrent generation
 /// takes its own activation buffers, worker threads and KV cache from a pool, so several threads may generate at once.
 /// </summary>
-public sealed class AutoGlmModel : IDisposable
+public sealed partial class AutoGlmModel : IDisposable
 {
     private readonly ModelFile _file;
     private readonly TextDecoder _decoder;
@@ -51,6 +51,8 @@ public sealed class AutoGlmModel : IDisposable
         var text = file.Manifest.Text;
         ContextLength = Math.Min(options.ContextLength ?? text.MaxPositionEmbeddings, text.MaxPositionEmbeddings);
         _endOfSequence = file.Manifest.Tokens.Eos;
+        _multimodal = file.Manifest.Multimodal is null ? null : new Vision.MultimodalModel(file);
+        _llavaTower = file.Manifest.Llava is { } llava ? new Vision.VisionEncoder(file, llava, text.HiddenSize) : null;
         _constraintTrie = new(BuildConstraintTrie);
         _chatConfig = new(() => Chat.TokenizerChatConfig.Load(ReadBeside(file.Manifest.TokenizerConfigFile), ReadBeside(file.Manifest.ChatTemplateFile)));
     }
@@ -144,7 +146,7 @@ public sealed class AutoGlmModel : IDisposable
     /// <summary>Generates, calling <paramref name="onToken"/> for each token as it is produced, and returns the whole result with timings.</summary>
     public GenerationResult Generate(IReadOnlyList<int> promptIds, GenerationOptions? options, Action<GeneratedToken>? onToken, CancellationToken cancellationToken = default)
     {
-        var run = new GenerationRun(this, promptIds, options ?? new GenerationOptions());
+        var run = new GenerationRun(this, promptIds, options ?? new GenerationOptions(), fusion: null);
         foreach (var token in run.Steps(cancellationToken)) onToken?.Invoke(token);
         return run.Result();
     }
@@ -156,7 +158,7 @@ public sealed class AutoGlmModel : IDisposable
     public async IAsyncEnumerable<GeneratedToken> GenerateStreamingAsync(IReadOnlyList<int> promptIds, GenerationOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var run = new GenerationRun(this, promptIds, options ?? new GenerationOptions());
+        var run = new GenerationRun(this, promptIds, options ?? new GenerationOptions(), fusion: null);
         if (run.IsBeamSearch) throw new NotSupportedException("Beam search returns whole hypotheses: use Generate.");
         await Task.Yield(); // the forward passes run off the caller's synchronization context
         foreach (var token in run.Steps(cancellationToken))
@@ -164,7 +166,9 @@ public sealed class AutoGlmModel : IDisposable
     }
 
     /// <summary>Logits of the last position, or [ids.Count, V] row-major for every position.</summary>
-    public float[] ComputeLogits(IReadOnlyList<int> ids, bool allPositions = false)
+    public float[] ComputeLogits(IReadOnlyList<int> ids, bool allPositions = false) => ComputeLogits(ids, allPositions, fusion: null);
+
+    private float[] ComputeLogits(IReadOnlyList<int> ids, bool allPositions, IFusionStep? fusion)
     {
         ValidateIds(ids);
         if (ids.Count == 0) throw new ArgumentException("At least one token id is needed.", nameof(ids));
@@ -181,7 +185,7 @@ public sealed class AutoGlmModel : IDisposable
                 int n = Math.Min(session.MaxTokens, ids.Count - done);
                 for (int i = 0; i < n; i++) buffer[i] = ids[done + i];
                 bool last = done + n == ids.Count;
-                session.Forward(buffer.AsSpan(0, n), allPositions);
+                session.Forward(buffer.AsSpan(0, n), allPositions, fusion);
                 if (allPositions) session.Logits.AsSpan(0, n * V).CopyTo(result.AsSpan(done * V));
                 else if (last) session.Logits.AsSpan(0, V).CopyTo(result);
                 done += n;
@@ -206,20 +210,32 @@ public sealed class AutoGlmModel : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         if (!_idle.TryTake(out var s))
-        {
-            var text = _file.Manifest.Text;
-            s = _cuda is not null
-                ? new CudaSession(_cuda.CreateSession(_options.PrefillChunk))
-                : new CpuSession(_decoder, new RunState(text, _options.PrefillChunk, _options.Threads), new KvCache(text.NumLayers, text.NumKvHeads, text.HeadDim));
-        }
+            s = _cuda is not null ? new CudaSession(_cuda.CreateSession(_options.PrefillChunk)) : NewCpuSession();
         s.Begin(capacity);
         return s;
+    }
+
+    /// <summary>A CPU session whatever the device: the vision encoder and the retrieval heads run on the CPU.</summary>
+    private CpuSession RentCpu(int capacity)
+    {
+        if (_cuda is null) return (CpuSession)Rent(capacity);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var s = NewCpuSession();
+        s.Begin(capacity);
+        return s;
+    }
+
+    private CpuSession NewCpuSession()
+    {
+        var text = _file.Manifest.Text;
+        return new CpuSession(_decoder, new RunState(text, _options.PrefillChunk, _options.Threads), new KvCache(text.NumLayers, text.NumKvHeads, text.HeadDim));
     }
 
     private void Return(Session s)
     {
         s.End();
-        if (_disposed != 0) s.Dispose();
+        // the idle pool holds sessions of the model's own device only
+        if (_disposed != 0 || (_cuda is not null && s is CpuSession)) s.Dispose();
         else _idle.Add(s);
     }
 
@@ -239,13 +255,15 @@ public sealed class AutoGlmModel : IDisposable
         public abstract float[] Logits { get; }
         public abstract void Begin(int capacity);
         public abstract void End();
-        public abstract void Forward(ReadOnlySpan<int> ids, bool allPositions);
+        public abstract void Forward(ReadOnlySpan<int> ids, bool allPositions, IFusionStep? fusion = null);
         public abstract void Dispose();
     }
 
     private sealed class CpuSession(TextDecoder decoder, RunState state, KvCache cache) : Session
     {
         private int _sequence = -1;
+        public RunState State => state;
+        public KvCacheView View => new(cache, _sequence);
         public override int MaxTokens => state.MaxTokens;
         public override float[] Logits => state.Logits;
         public override void Begin(int capacity) => _sequence = cache.AddSequence(capacity);
@@ -254,7 +272,8 @@ public sealed class AutoGlmModel : IDisposable
             if (_sequence >= 0) cache.RemoveSequence(_sequence);
             _sequence = -1;
         }
-        public override void Forward(ReadOnlySpan<int> ids, bool allPositions) => decoder.Forward(state, new KvCacheView(cache, _sequence), ids, allPositions);
+        public override void Forward(ReadOnlySpan<int> ids, bool allPositions, IFusionStep? fusion = null) =>
+            decoder.Forward(state, new KvCacheView(cache, _sequence), ids, allPositions, fusion);
         public override void Dispose() => state.Dispose();
     }
 
@@ -264,7 +283,11 @@ public sealed class AutoGlmModel : IDisposable
         public override float[] Logits => session.Logits;
         public override void Begin(int capacity) => session.Begin(capacity);
         public override void End() => session.End();
-        public override void Forward(ReadOnlySpan<int> ids, bool allPositions) => session.Forward(ids, allPositions);
+        public override void Forward(ReadOnlySpan<int> ids, bool allPositions, IFusionStep? fusion = null)
+        {
+            if (fusion is not null) throw new NotSupportedException("Image inputs run on the CPU backend only for now; load the model with Device = \"cpu\".");
+            session.Forward(ids, allPositions);
+        }
         public override void Dispose() => session.Dispose();
     }
 
@@ -273,6 +296,7 @@ public sealed class AutoGlmModel : IDisposable
     {
         private readonly AutoGlmModel _model;
         private readonly GenerationOptions _options;
+        private readonly IFusionStep? _fusion;
         private readonly int[] _prompt;
         private TokenSelector? _selector;
         private IReadOnlyList<BeamResult>? _beams;
@@ -280,8 +304,9 @@ public sealed class AutoGlmModel : IDisposable
 
         public bool IsBeamSearch => _options.NumBeams > 1;
 
-        public GenerationRun(AutoGlmModel model, IReadOnlyList<int> promptIds, GenerationOptions options)
+        public GenerationRun(AutoGlmModel model, IReadOnlyList<int> promptIds, GenerationOptions options, IFusionStep? fusion)
         {
+            _fusion = fusion;
             _prompt = model.PreparePrompt(promptIds, options);
             _model = model;
             _options = options;
@@ -307,7 +332,7 @@ public sealed class AutoGlmModel : IDisposable
                 {
                     ct.ThrowIfCancellationRequested();
                     int n = Math.Min(session.MaxTokens, _prompt.Length - done);
-                    session.Forward(_prompt.AsSpan(done, n), allPositions: false);
+                    session.Forward(_prompt.AsSpan(done, n), allPositions: false, _fusion);
                 }
                 _prefillSeconds = clock.Elapsed.TotalSeconds;
                 var one = new int[1];
@@ -322,7 +347,7 @@ public sealed class AutoGlmModel : IDisposable
                     if (selector.Finished) break;
                     one[0] = t.Id;
                     var t0 = clock.Elapsed.TotalSeconds;
-                    session.Forward(one, allPositions: false);
+                    session.Forward(one, allPositions: false, _fusion);
                     _decodeSeconds += clock.Elapsed.TotalSeconds - t0;
                 }
                 string tail = selector.FlushTail();

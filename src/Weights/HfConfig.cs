@@ -45,6 +45,10 @@ public sealed class HfConfig
             ? a.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.String).Select(e => e.GetString()!).ToArray()
             : [];
 
+    /// <summary>The top-level <c>model_type</c> (not text_config's), or null.</summary>
+    public string? ModelType =>
+        _root.TryGetProperty("model_type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+
     public bool Has(string name) => Find(name) is not null;
 
     public int? GetInt(string name) => Find(name) is { } e ? ReadInt(name, e) : null;
@@ -76,6 +80,26 @@ public sealed class HfConfig
         if (e.ValueKind != JsonValueKind.Array) return [ReadInt(name, e)];
         return e.EnumerateArray().Select(item => ReadInt(name, item)).ToArray();
     }
+
+    /// <summary>A number or a list of numbers (e.g. <c>image_mean</c>); null when absent.</summary>
+    public double[]? GetDoubleList(string name)
+    {
+        if (Find(name) is not { } e) return null;
+        if (e.ValueKind == JsonValueKind.Number) return [e.GetDouble()];
+        if (e.ValueKind != JsonValueKind.Array) throw WrongType(name, e, "a list of numbers");
+        return e.EnumerateArray().Select(item => item.ValueKind == JsonValueKind.Number ? item.GetDouble() : throw WrongType(name, item, "a number")).ToArray();
+    }
+
+    /// <summary>A list of strings (e.g. <c>instruction_classes</c>); null when absent.</summary>
+    public string[]? GetStringList(string name)
+    {
+        if (Find(name) is not { } e) return null;
+        if (e.ValueKind != JsonValueKind.Array) throw WrongType(name, e, "a list of strings");
+        return e.EnumerateArray().Select(item => item.ValueKind == JsonValueKind.String ? item.GetString()! : throw WrongType(name, item, "a string")).ToArray();
+    }
+
+    /// <summary>The keys of this object (a section's field names, e.g. the classes of <c>decoding_presets</c>).</summary>
+    public IReadOnlyList<string> Keys => _root.EnumerateObject().Select(p => p.Name).ToArray();
 
     /// <summary>A nested object as its own view (no <c>text_config</c> fallback inside it); null when absent.</summary>
     public HfConfig? GetSection(string name) => Find(name) is { } e

@@ -118,7 +118,7 @@ public sealed unsafe class ModelFile : IDisposable
         }
 
         var problems = new List<string>();
-        foreach (var spec in TensorLayout.Required(m.Text))
+        foreach (var spec in TensorLayout.Required(m))
         {
             if (!tensors.TryGetValue(spec.Name, out var t))
                 problems.Add($"{spec.Name} missing");

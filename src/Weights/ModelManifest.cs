@@ -27,6 +27,12 @@ public sealed class ModelManifest
 
     public SpecialTokens Tokens { get; set; } = new();
 
+    /// <summary>Vision encoder, fusion layers and heads; present exactly for <see cref="Architectures.OpenAutoGlm"/>.</summary>
+    public MultimodalConfig? Multimodal { get; set; }
+
+    /// <summary>CLIP tower and projector; present exactly for <see cref="Architectures.Llava"/>.</summary>
+    public LlavaConfig? Llava { get; set; }
+
     /// <summary>Tokenizer file beside model.json (a Hugging Face <c>tokenizer.json</c>), or null to run from token ids.</summary>
     public string? TokenizerFile { get; set; }
 
@@ -93,9 +99,56 @@ public sealed class ModelManifest
                     "llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor and a positive original_max_position_embeddings.");
         }
 
+        Require((Architecture == Architectures.OpenAutoGlm) == (Multimodal is not null),
+            $"architecture '{Architecture}' {(Multimodal is null ? "needs" : "must not have")} a multimodal section.");
+        if (Multimodal is { } mm) ValidateMultimodal(mm, t, Require);
+        Require((Architecture == Architectures.Llava) == (Llava is not null),
+            $"architecture '{Architecture}' {(Llava is null ? "needs" : "must not have")} a llava section.");
+        if (Llava is { } llava)
+        {
+            var v = llava.Vision ?? throw new InvalidModelException($"{source}: no llava vision configuration.");
+            Require(v.HiddenSize > 0 && v.NumHeads > 0 && v.HiddenSize % v.NumHeads == 0 && v.IntermediateSize > 0 && v.PatchSize > 0
+                && v.BaseImageSize > 0 && v.BaseImageSize % v.PatchSize == 0, "llava vision sizes must be positive, hidden_size a multiple of heads, image_size of patch_size.");
+            Require(llava.FeatureLayers >= 0 && llava.FeatureLayers <= v.NumLayers, $"llava feature layers {llava.FeatureLayers} outside [0, {v.NumLayers}].");
+            Require(llava.ImageTokenId >= 0 && llava.ImageTokenId < t.VocabSize, $"image token id {llava.ImageTokenId} is outside the vocabulary.");
+            Require(ActivationNames.All.Contains(v.HiddenAct) && ActivationNames.All.Contains(llava.ProjectorHiddenAct), "unknown llava activation.");
+            Require(v.ImageMean is { Length: 3 } && v.ImageStd is { Length: 3 } && v.ImageStd.All(x => x > 0), "llava image_mean/image_std need 3 values, std positive.");
+        }
+
         var tokens = Tokens ?? throw new InvalidModelException($"{source}: no special tokens.");
         foreach (int id in (tokens.Eos ?? []).Concat(tokens.Bos is int bos ? [bos] : []).Concat(tokens.Pad is int pad ? [pad] : []))
             Require(id >= 0 && id < t.VocabSize, $"special token id {id} is outside the vocabulary of {t.VocabSize}.");
+    }
+
+    private static void ValidateMultimodal(MultimodalConfig mm, TextConfig t, Action<bool, string> require)
+    {
+        var v = mm.Vision ?? throw new InvalidModelException("no vision configuration.");
+        foreach (var (field, value) in new[]
+                 {
+                     ("vision hidden_size", v.HiddenSize), ("vision intermediate_size", v.IntermediateSize), ("vision num_layers", v.NumLayers),
+                     ("vision num_heads", v.NumHeads), ("patch_size", v.PatchSize), ("base_image_size", v.BaseImageSize),
+                     ("cross_attention_heads", mm.CrossAttentionHeads),
+                 })
+            require(value > 0, $"{field} is {value}; it must be positive.");
+        require(v.HiddenSize % v.NumHeads == 0, $"vision hidden_size {v.HiddenSize} is not a multiple of its {v.NumHeads} heads.");
+        require(v.BaseImageSize % v.PatchSize == 0, $"base_image_size {v.BaseImageSize} is not a multiple of patch_size {v.PatchSize}.");
+        require(t.HiddenSize % mm.CrossAttentionHeads == 0, $"hidden_size {t.HiddenSize} is not a multiple of cross_attention_heads {mm.CrossAttentionHeads}.");
+        require(double.IsFinite(v.LayerNormEps) && v.LayerNormEps > 0, $"vision layer_norm_eps {v.LayerNormEps} must be positive.");
+        require(ActivationNames.All.Contains(v.HiddenAct), $"vision hidden_act '{v.HiddenAct}' is not one of {string.Join(", ", ActivationNames.All)}.");
+        require(ActivationNames.All.Contains(mm.ProjectorHiddenAct), $"projector_hidden_act '{mm.ProjectorHiddenAct}' is not one of {string.Join(", ", ActivationNames.All)}.");
+        require(v.ImageMean is { Length: 3 } && v.ImageStd is { Length: 3 } && v.ImageStd.All(s => s > 0 && float.IsFinite(s)) && v.ImageMean.All(float.IsFinite),
+            "image_mean and image_std need 3 finite values, std positive.");
+        require(mm.FusionLayers is not null && mm.FusionLayers.All(l => l >= 0 && l < t.NumLayers) && mm.FusionLayers.Distinct().Count() == mm.FusionLayers.Length,
+            $"fusion_layers must be distinct layers in [0, {t.NumLayers}).");
+        var ar = mm.AdaptiveResolution ?? throw new InvalidModelException("no adaptive_resolution.");
+        require(ar.Sizes is { Length: > 0 } && ar.Thresholds is not null && ar.Thresholds.Length == ar.Sizes.Length - 1,
+            "adaptive_resolution needs one threshold fewer than sizes.");
+        require(ar.Sizes.All(s => s > 0 && s % v.PatchSize == 0), $"every adaptive_resolution size must be a positive multiple of patch_size {v.PatchSize}.");
+        require(double.IsFinite(ar.GradientScale) && ar.GradientScale > 0, $"gradient_scale {ar.GradientScale} must be positive.");
+        require(double.IsFinite(mm.MinImageConfidence), "min_image_confidence must be finite.");
+        require(mm.ImputerWidth >= 0 && mm.RetrievalWidth >= 0, "imputer and retrieval widths must not be negative.");
+        require(mm.InstructionClasses is not null && mm.DecodingPresets is not null, "instruction_classes and decoding_presets must be present (possibly empty).");
+        require(!mm.HasTaskHead || mm.InstructionClasses!.Length > 0, "a task head needs instruction_classes.");
     }
 
     public string ToJson() => JsonSerializer.Serialize(this, ManifestJsonContext.Default.ModelManifest);
@@ -116,8 +169,10 @@ public static class Architectures
     public const string Qwen2 = "qwen2";      // Llama + q/k/v bias
     public const string Glm = "glm";          // GLM-4 (glm-4-9b-chat-hf): partial interleaved rotary, q/k/v bias
     public const string Glm4 = "glm4";        // GLM-4-0414: Glm + sandwich norms
+    public const string OpenAutoGlm = "open_autoglm"; // Llama decoder + vision encoder, fusion layers and heads
+    public const string Llava = "llava";      // Llama decoder + CLIP tower; image features replace placeholder tokens
 
-    public static IReadOnlyList<string> All { get; } = [Llama, Qwen2, Glm, Glm4];
+    public static IReadOnlyList<string> All { get; } = [Llama, Qwen2, Glm, Glm4, OpenAutoGlm, Llava];
 }
 
 /// <summary>RoPE pairing inside the rotary part of a head.</summary>

@@ -6,6 +6,103 @@ public sealed record TensorSpec(string Name, string DType, long[] Shape);
 /// <summary>The tensors a decoder needs, derived from its resolved hyper-parameters; defined once for converter and loader.</summary>
 public static class TensorLayout
 {
+    /// <summary>Everything <paramref name="manifest"/> needs: the decoder, plus the multimodal parts when it has them.</summary>
+    public static IReadOnlyList<TensorSpec> Required(ModelManifest manifest)
+    {
+        var specs = Required(manifest.Text);
+        if (manifest.Multimodal is { } mm) return [.. specs, .. Multimodal(manifest.Text, mm)];
+        if (manifest.Llava is { } llava) return [.. specs, .. Llava(manifest.Text, llava)];
+        return specs;
+    }
+
+    /// <summary>CLIP tower (class token, pre-LN, the blocks up to the feature layer; no patch bias) and the projector.</summary>
+    public static IReadOnlyList<TensorSpec> Llava(TextConfig text, LlavaConfig llava)
+    {
+        var v = llava.Vision;
+        long d = text.HiddenSize, dv = v.HiddenSize, grid = v.BaseGrid;
+        const string F16 = TensorDTypes.F16, F32 = TensorDTypes.F32;
+        var specs = new List<TensorSpec>
+        {
+            new(TensorNames.VisionPatchEmbed, F16, [dv, v.PatchValues]),
+            new(TensorNames.VisionClassEmbed, F32, [dv]),
+            new(TensorNames.VisionPosEmbed, F32, [grid * grid + 1, dv]),
+            new(TensorNames.VisionPreNorm, F32, [dv]),
+            new(TensorNames.VisionPreNormBias, F32, [dv]),
+        };
+        for (int i = 0; i < llava.FeatureLayers; i++) specs.AddRange(VisionBlock(i, v));
+        specs.Add(new(TensorNames.ProjectorFc1, F16, [d, dv]));
+        specs.Add(new(TensorNames.ProjectorFc1Bias, F32, [d]));
+        specs.Add(new(TensorNames.ProjectorFc2, F16, [d, d]));
+        specs.Add(new(TensorNames.ProjectorFc2Bias, F32, [d]));
+        return specs;
+    }
+
+    private static IEnumerable<TensorSpec> VisionBlock(int i, VisionConfig v)
+    {
+        long dv = v.HiddenSize, fv = v.IntermediateSize;
+        const string F16 = TensorDTypes.F16, F32 = TensorDTypes.F32;
+        yield return new(TensorNames.VisionNorm1(i), F32, [dv]);
+        yield return new(TensorNames.VisionNorm1Bias(i), F32, [dv]);
+        yield return new(TensorNames.VisionQkv(i), F16, [3 * dv, dv]);
+        yield return new(TensorNames.VisionQkvBias(i), F32, [3 * dv]);
+        yield return new(TensorNames.VisionAttnOut(i), F16, [dv, dv]);
+        yield return new(TensorNames.VisionAttnOutBias(i), F32, [dv]);
+        yield return new(TensorNames.VisionNorm2(i), F32, [dv]);
+        yield return new(TensorNames.VisionNorm2Bias(i), F32, [dv]);
+        yield return new(TensorNames.VisionFfnUp(i), F16, [fv, dv]);
+        yield return new(TensorNames.VisionFfnUpBias(i), F32, [fv]);
+        yield return new(TensorNames.VisionFfnDown(i), F16, [dv, fv]);
+        yield return new(TensorNames.VisionFfnDownBias(i), F32, [dv]);
+    }
+
+    public static IReadOnlyList<TensorSpec> Multimodal(TextConfig text, MultimodalConfig mm)
+    {
+        var v = mm.Vision;
+        long d = text.HiddenSize, dv = v.HiddenSize, grid = v.BaseGrid;
+        const string F16 = TensorDTypes.F16, F32 = TensorDTypes.F32;
+        var specs = new List<TensorSpec>
+        {
+            new(TensorNames.VisionPatchEmbed, F16, [dv, v.PatchValues]),
+            new(TensorNames.VisionPatchEmbedBias, F32, [dv]),
+            new(TensorNames.VisionPosEmbed, F32, [grid * grid, dv]),
+        };
+        for (int i = 0; i < v.NumLayers; i++) specs.AddRange(VisionBlock(i, v));
+        specs.Add(new(TensorNames.VisionPostNorm, F32, [dv]));
+        specs.Add(new(TensorNames.VisionPostNormBias, F32, [dv]));
+        specs.Add(new(TensorNames.ProjectorFc1, F16, [d, dv]));
+        specs.Add(new(TensorNames.ProjectorFc1Bias, F32, [d]));
+        specs.Add(new(TensorNames.ProjectorFc2, F16, [d, d]));
+        specs.Add(new(TensorNames.ProjectorFc2Bias, F32, [d]));
+        foreach (int f in mm.FusionLayers)
+        {
+            specs.Add(new(TensorNames.CrossAttnNorm(f), F32, [d]));
+            specs.Add(new(TensorNames.CrossAttnQ(f), F16, [d, d]));
+            specs.Add(new(TensorNames.CrossAttnKv(f), F16, [2 * d, d]));
+            specs.Add(new(TensorNames.CrossAttnOut(f), F16, [d, d]));
+            specs.Add(new(TensorNames.FusionGate(f), F16, [d, 2 * d]));
+            specs.Add(new(TensorNames.FusionGateBias(f), F32, [d]));
+        }
+        if (mm.ImputerWidth > 0)
+        {
+            specs.Add(new(TensorNames.ImputerFc1, F16, [mm.ImputerWidth, d]));
+            specs.Add(new(TensorNames.ImputerFc1Bias, F32, [mm.ImputerWidth]));
+            specs.Add(new(TensorNames.ImputerFc2, F16, [d, mm.ImputerWidth]));
+            specs.Add(new(TensorNames.ImputerFc2Bias, F32, [d]));
+        }
+        if (mm.RetrievalWidth > 0)
+        {
+            specs.Add(new(TensorNames.RetrievalImageProj, F16, [mm.RetrievalWidth, d]));
+            specs.Add(new(TensorNames.RetrievalTextProj, F16, [mm.RetrievalWidth, d]));
+            specs.Add(new(TensorNames.RetrievalLogitScale, F32, [1]));
+        }
+        if (mm.HasTaskHead)
+        {
+            specs.Add(new(TensorNames.TaskHead, F16, [mm.InstructionClasses.Length, d]));
+            specs.Add(new(TensorNames.TaskHeadBias, F32, [mm.InstructionClasses.Length]));
+        }
+        return specs;
+    }
+
     public static IReadOnlyList<TensorSpec> Required(TextConfig text)
     {
         long d = text.HiddenSize, v = text.VocabSize, ff = text.IntermediateSize;

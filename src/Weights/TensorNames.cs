@@ -30,4 +30,73 @@ public static class TensorNames
     public static string FfnDown(int layer) => $"blk.{layer}.ffn_down";
     /// <summary>[D] F32, sandwich norm on the MLP output (GLM-4-0414).</summary>
     public static string FfnPostNorm(int layer) => $"blk.{layer}.ffn_post_norm";
+
+    // Native Open-AutoGLM: vision encoder (v.), projector (mm.), fusion layers (blk.N.xattn_*), heads.
+
+    /// <summary>[d_v, 3·p·p] F16, a patch vector indexed ch·p·p + i·p + j.</summary>
+    public const string VisionPatchEmbed = "v.patch_embd";
+    /// <summary>[d_v] F32.</summary>
+    public const string VisionPatchEmbedBias = "v.patch_embd_bias";
+    /// <summary>[G·G, d_v] F32, row r·G + c = grid cell (r, c); kept F32 because it is resampled, not multiplied.</summary>
+    public const string VisionPosEmbed = "v.pos_embd";
+    /// <summary>[d_v] F32 LayerNorm weight / bias.</summary>
+    public static string VisionNorm1(int layer) => $"v.blk.{layer}.ln1";
+    public static string VisionNorm1Bias(int layer) => $"v.blk.{layer}.ln1_bias";
+    public static string VisionNorm2(int layer) => $"v.blk.{layer}.ln2";
+    public static string VisionNorm2Bias(int layer) => $"v.blk.{layer}.ln2_bias";
+    /// <summary>[3·d_v, d_v] F16: q rows, k rows, v rows; bias [3·d_v] F32.</summary>
+    public static string VisionQkv(int layer) => $"v.blk.{layer}.attn_qkv";
+    public static string VisionQkvBias(int layer) => $"v.blk.{layer}.attn_qkv_bias";
+    /// <summary>[d_v, d_v] F16; bias [d_v] F32.</summary>
+    public static string VisionAttnOut(int layer) => $"v.blk.{layer}.attn_out";
+    public static string VisionAttnOutBias(int layer) => $"v.blk.{layer}.attn_out_bias";
+    /// <summary>[f_v, d_v] F16; bias [f_v] F32.</summary>
+    public static string VisionFfnUp(int layer) => $"v.blk.{layer}.ffn_up";
+    public static string VisionFfnUpBias(int layer) => $"v.blk.{layer}.ffn_up_bias";
+    /// <summary>[d_v, f_v] F16; bias [d_v] F32.</summary>
+    public static string VisionFfnDown(int layer) => $"v.blk.{layer}.ffn_down";
+    public static string VisionFfnDownBias(int layer) => $"v.blk.{layer}.ffn_down_bias";
+    /// <summary>[d_v] F32.</summary>
+    public const string VisionPostNorm = "v.post_ln";
+    public const string VisionPostNormBias = "v.post_ln_bias";
+
+    /// <summary>[D, d_v] F16 and [D] F32.</summary>
+    public const string ProjectorFc1 = "mm.fc1";
+    public const string ProjectorFc1Bias = "mm.fc1_bias";
+    /// <summary>[D, D] F16 and [D] F32.</summary>
+    public const string ProjectorFc2 = "mm.fc2";
+    public const string ProjectorFc2Bias = "mm.fc2_bias";
+
+    /// <summary>[D] F32 RMSNorm before the cross-attention query.</summary>
+    public static string CrossAttnNorm(int layer) => $"blk.{layer}.xattn_norm";
+    /// <summary>[D, D] F16.</summary>
+    public static string CrossAttnQ(int layer) => $"blk.{layer}.xattn_q";
+    /// <summary>[2·D, D] F16: k rows, then v rows.</summary>
+    public static string CrossAttnKv(int layer) => $"blk.{layer}.xattn_kv";
+    /// <summary>[D, D] F16.</summary>
+    public static string CrossAttnOut(int layer) => $"blk.{layer}.xattn_out";
+    /// <summary>[D, 2·D] F16 over [f_v ; h]; bias [D] F32.</summary>
+    public static string FusionGate(int layer) => $"blk.{layer}.fusion_gate";
+    public static string FusionGateBias(int layer) => $"blk.{layer}.fusion_gate_bias";
+
+    /// <summary>[d_i, D] F16 + [d_i] F32, then [D, d_i] F16 + [D] F32.</summary>
+    public const string ImputerFc1 = "imputer.fc1";
+    public const string ImputerFc1Bias = "imputer.fc1_bias";
+    public const string ImputerFc2 = "imputer.fc2";
+    public const string ImputerFc2Bias = "imputer.fc2_bias";
+
+    /// <summary>[e, D] F16 each; logit scale [1] F32.</summary>
+    public const string RetrievalImageProj = "retrieval.image_proj";
+    public const string RetrievalTextProj = "retrieval.text_proj";
+    public const string RetrievalLogitScale = "retrieval.logit_scale";
+
+    /// <summary>[C, D] F16 and [C] F32.</summary>
+    public const string TaskHead = "task_head";
+    public const string TaskHeadBias = "task_head_bias";
+
+    /// <summary>[d_v] F32: the CLIP class-token embedding (LLaVA).</summary>
+    public const string VisionClassEmbed = "v.class_embd";
+    /// <summary>[d_v] F32: CLIP's LayerNorm before the first block (LLaVA).</summary>
+    public const string VisionPreNorm = "v.pre_ln";
+    public const string VisionPreNormBias = "v.pre_ln_bias";
 }

@@ -40,12 +40,19 @@ public sealed class ReferenceDecoder(ReferenceConfig c, IReadOnlyDictionary<stri
     private double[]? Maybe(string name, bool roundToHalf = false) => hf.ContainsKey(name) ? W(name, roundToHalf) : null;
 
     /// <summary>Logits [T, V] for every position of <paramref name="ids"/>.</summary>
-    public double[][] Forward(IReadOnlyList<int> ids)
+    public double[][] Forward(IReadOnlyList<int> ids) => Forward(ids, afterAttention: null, out _);
+
+    /// <summary>
+    /// Logits [T, V]; <paramref name="afterAttention"/> (layer, residual rows) runs after each layer's attention residual add,
+    /// where the fusion step sits; <paramref name="finalHidden"/> is the last layer's residual stream.
+    /// </summary>
+    public double[][] Forward(IReadOnlyList<int> ids, Action<int, double[][]>? afterAttention, out double[][] finalHidden,
+        Func<int, double[]?>? embeddingAt = null)
     {
         int T = ids.Count, D = c.Hidden, d = c.HeadDim, H = c.Heads, Hkv = c.KvHeads;
         var emb = W("model.embed_tokens.weight");
         var x = new double[T][];
-        for (int t = 0; t < T; t++) x[t] = emb.AsSpan(ids[t] * D, D).ToArray();
+        for (int t = 0; t < T; t++) x[t] = embeddingAt?.Invoke(t) ?? emb.AsSpan(ids[t] * D, D).ToArray();
 
         for (int l = 0; l < c.Layers; l++)
         {
@@ -88,6 +95,7 @@ public sealed class ReferenceDecoder(ReferenceConfig c, IReadOnlyDictionary<stri
                 if (c.SandwichNorms) attnOut = RmsNorm(attnOut, W(p + "post_self_attn_layernorm.weight", false));
                 for (int i = 0; i < D; i++) x[t][i] += attnOut[i];
             }
+            afterAttention?.Invoke(l, x);
             double[] gate, up;
             for (int t = 0; t < T; t++)
             {
@@ -109,6 +117,7 @@ public sealed class ReferenceDecoder(ReferenceConfig c, IReadOnlyDictionary<stri
                 for (int i = 0; i < D; i++) x[t][i] += down[i];
             }
         }
+        finalHidden = x;
         var finalNorm = W("model.norm.weight", false);
         var head = c.Tied || !hf.ContainsKey("lm_head.weight") ? emb : W("lm_head.weight");
         var logits = new double[T][];
@@ -116,7 +125,7 @@ public sealed class ReferenceDecoder(ReferenceConfig c, IReadOnlyDictionary<stri
         return logits;
     }
 
-    private double[] RmsNorm(double[] x, double[] w)
+    public double[] RmsNorm(double[] x, double[] w)
     {
         double ss = 0;
         foreach (var e in x) ss += e * e;

@@ -39,6 +39,40 @@ public sealed record TinyCheckpointSpec
     public Action<string, float[]>? EditTensor { get; init; }
     /// <summary>Changes config.json before it is written.</summary>
     public Action<JsonObject>? EditConfig { get; init; }
+
+    /// <summary>LlavaForConditionalGeneration: the newer model.language_model / model.vision_tower / lm_head layout instead of the classic one.</summary>
+    public bool LlavaNewLayout { get; init; }
+
+    /// <summary>Vision encoder, fusion and heads of <c>OpenAutoGlmForConditionalGeneration</c> (also the CLIP sizes of LLaVA); ignored by text families.</summary>
+    public TinyVisionSpec Vision { get; init; } = new();
+}
+
+/// <summary>The multimodal part of a tiny open_autoglm checkpoint.</summary>
+public sealed record TinyVisionSpec
+{
+    public int HiddenSize { get; init; } = 32;
+    public int IntermediateSize { get; init; } = 64;
+    public int NumLayers { get; init; } = 2;
+    public int NumHeads { get; init; } = 4;
+    public int PatchSize { get; init; } = 4;
+    public int BaseImageSize { get; init; } = 16;
+    public double LayerNormEps { get; init; } = 1e-6;
+    public string HiddenAct { get; init; } = "gelu";
+    public string ProjectorHiddenAct { get; init; } = "gelu";
+    public double[] ImageMean { get; init; } = [0.48, 0.46, 0.41];
+    public double[] ImageStd { get; init; } = [0.27, 0.26, 0.28];
+    public int[] Sizes { get; init; } = [8, 16, 24];
+    public double[] Thresholds { get; init; } = [0.3, 0.7];
+    public int[] FusionLayers { get; init; } = [1];
+    public int CrossAttentionHeads { get; init; } = 4;
+    /// <summary>0 writes no imputer.</summary>
+    public int ImputerWidth { get; init; } = 24;
+    /// <summary>0 writes no retrieval heads.</summary>
+    public int RetrievalWidth { get; init; } = 16;
+    public string[] InstructionClasses { get; init; } = ["chat", "ui_action", "ocr"];
+    public bool TaskHead { get; init; } = true;
+    /// <summary>Written as a scalar [] instead of [1].</summary>
+    public bool ScalarLogitScale { get; init; }
 }
 
 /// <summary>Writes random Hugging Face-layout checkpoints for every supported decoder family, seeded by tensor name.</summary>
@@ -131,12 +165,96 @@ public static class TinyCheckpoint
         }
         shapes.Add(("model.norm.weight", [d]));
         if (!spec.Tied) shapes.Add(("lm_head.weight", [v, d]));
+        if (spec.Architecture == OpenAutoGlmArchitecture) AddMultimodalShapes(spec, shapes);
+        if (spec.Architecture == LlavaArchitecture) return LlavaShapes(spec, shapes);
         return shapes;
+    }
+
+    public const string OpenAutoGlmArchitecture = "OpenAutoGlmForConditionalGeneration";
+    public const string LlavaArchitecture = "LlavaForConditionalGeneration";
+
+    /// <summary>The HF name of a Llama-layout decoder tensor (model.*, lm_head.weight) in <paramref name="spec"/>'s checkpoint.</summary>
+    public static string DecoderName(TinyCheckpointSpec spec, string llamaName)
+    {
+        if (spec.Architecture != LlavaArchitecture) return llamaName;
+        if (llamaName == "lm_head.weight") return spec.LlavaNewLayout ? llamaName : "language_model.lm_head.weight";
+        return (spec.LlavaNewLayout ? "model.language_model." : "language_model.model.") + llamaName["model.".Length..];
+    }
+
+    private static List<(string, long[])> LlavaShapes(TinyCheckpointSpec spec, List<(string Name, long[] Shape)> decoder)
+    {
+        var shapes = decoder.Select(t => (DecoderName(spec, t.Name), t.Shape)).ToList();
+        var vs = spec.Vision;
+        string tower = (spec.LlavaNewLayout ? "model." : "") + "vision_tower.vision_model.", projector = (spec.LlavaNewLayout ? "model." : "") + "multi_modal_projector.";
+        long d = spec.HiddenSize, dv = vs.HiddenSize, fv = vs.IntermediateSize, p = vs.PatchSize, grid = vs.BaseImageSize / vs.PatchSize;
+        shapes.Add((tower + "embeddings.patch_embedding.weight", [dv, 3, p, p]));
+        shapes.Add((tower + "embeddings.class_embedding", [dv]));
+        shapes.Add((tower + "embeddings.position_embedding.weight", [grid * grid + 1, dv]));
+        shapes.Add((tower + "pre_layrnorm.weight", [dv])); shapes.Add((tower + "pre_layrnorm.bias", [dv]));
+        for (int i = 0; i < vs.NumLayers; i++)
+        {
+            string b = $"{tower}encoder.layers.{i}.";
+            foreach (var m in new[] { "q", "k", "v", "out" }) { shapes.Add((b + $"self_attn.{m}_proj.weight", [dv, dv])); shapes.Add((b + $"self_attn.{m}_proj.bias", [dv])); }
+            shapes.Add((b + "layer_norm1.weight", [dv])); shapes.Add((b + "layer_norm1.bias", [dv]));
+            shapes.Add((b + "mlp.fc1.weight", [fv, dv])); shapes.Add((b + "mlp.fc1.bias", [fv]));
+            shapes.Add((b + "mlp.fc2.weight", [dv, fv])); shapes.Add((b + "mlp.fc2.bias", [dv]));
+            shapes.Add((b + "layer_norm2.weight", [dv])); shapes.Add((b + "layer_norm2.bias", [dv]));
+        }
+        shapes.Add((tower + "post_layernorm.weight", [dv])); shapes.Add((tower + "post_layernorm.bias", [dv]));
+        shapes.Add((projector + "linear_1.weight", [d, dv])); shapes.Add((projector + "linear_1.bias", [d]));
+        shapes.Add((projector + "linear_2.weight", [d, d])); shapes.Add((projector + "linear_2.bias", [d]));
+        return shapes;
+    }
+
+    private static void AddMultimodalShapes(TinyCheckpointSpec spec, List<(string, long[])> shapes)
+    {
+        var vs = spec.Vision;
+        long d = spec.HiddenSize, dv = vs.HiddenSize, fv = vs.IntermediateSize, p = vs.PatchSize, grid = vs.BaseImageSize / vs.PatchSize;
+        shapes.Add(("vision.patch_embed.weight", [dv, 3 * p * p]));
+        shapes.Add(("vision.patch_embed.bias", [dv]));
+        shapes.Add(("vision.pos_embed", [grid * grid, dv]));
+        for (int i = 0; i < vs.NumLayers; i++)
+        {
+            string b = $"vision.layers.{i}.";
+            shapes.Add((b + "norm1.weight", [dv])); shapes.Add((b + "norm1.bias", [dv]));
+            shapes.Add((b + "attn.qkv.weight", [3 * dv, dv])); shapes.Add((b + "attn.qkv.bias", [3 * dv]));
+            shapes.Add((b + "attn.proj.weight", [dv, dv])); shapes.Add((b + "attn.proj.bias", [dv]));
+            shapes.Add((b + "norm2.weight", [dv])); shapes.Add((b + "norm2.bias", [dv]));
+            shapes.Add((b + "mlp.fc1.weight", [fv, dv])); shapes.Add((b + "mlp.fc1.bias", [fv]));
+            shapes.Add((b + "mlp.fc2.weight", [dv, fv])); shapes.Add((b + "mlp.fc2.bias", [dv]));
+        }
+        shapes.Add(("vision.post_norm.weight", [dv])); shapes.Add(("vision.post_norm.bias", [dv]));
+        shapes.Add(("projector.fc1.weight", [d, dv])); shapes.Add(("projector.fc1.bias", [d]));
+        shapes.Add(("projector.fc2.weight", [d, d])); shapes.Add(("projector.fc2.bias", [d]));
+        foreach (int f in vs.FusionLayers)
+        {
+            string b = $"model.layers.{f}.";
+            shapes.Add((b + "cross_attn_norm.weight", [d]));
+            foreach (var m in new[] { "q", "k", "v", "o" }) shapes.Add((b + $"cross_attn.{m}_proj.weight", [d, d]));
+            shapes.Add((b + "fusion_gate.weight", [d, 2 * d])); shapes.Add((b + "fusion_gate.bias", [d]));
+        }
+        if (vs.ImputerWidth > 0)
+        {
+            long di = vs.ImputerWidth;
+            shapes.Add(("imputer.fc1.weight", [di, d])); shapes.Add(("imputer.fc1.bias", [di]));
+            shapes.Add(("imputer.fc2.weight", [d, di])); shapes.Add(("imputer.fc2.bias", [d]));
+        }
+        if (vs.RetrievalWidth > 0)
+        {
+            shapes.Add(("retrieval.image_proj.weight", [vs.RetrievalWidth, d]));
+            shapes.Add(("retrieval.text_proj.weight", [vs.RetrievalWidth, d]));
+            shapes.Add(("retrieval.logit_scale", vs.ScalarLogitScale ? [] : [1]));
+        }
+        if (vs.TaskHead)
+        {
+            shapes.Add(("task_head.weight", [vs.InstructionClasses.Length, d]));
+            shapes.Add(("task_head.bias", [vs.InstructionClasses.Length]));
+        }
     }
 
     private static (bool QkvBias, bool OutputBias, bool FusedGateUp, bool SandwichNorms) Flags(TinyCheckpointSpec spec) => spec.Architecture switch
     {
-        "LlamaForCausalLM" or "MistralForCausalLM" => (spec.AttentionBias ?? false, spec.AttentionBias ?? false, false, false),
+        "LlamaForCausalLM" or "MistralForCausalLM" or OpenAutoGlmArchitecture or LlavaArchitecture => (spec.AttentionBias ?? false, spec.AttentionBias ?? false, false, false),
         "Qwen2ForCausalLM" => (true, false, false, false),
         "GlmForCausalLM" => (spec.AttentionBias ?? true, false, true, false),
         "Glm4ForCausalLM" => (spec.AttentionBias ?? true, false, true, true),
@@ -144,6 +262,83 @@ public static class TinyCheckpoint
     };
 
     private static JsonObject Config(TinyCheckpointSpec spec)
+    {
+        if (spec.Architecture == OpenAutoGlmArchitecture) return MultimodalConfig(spec);
+        if (spec.Architecture == LlavaArchitecture) return LlavaConfig(spec);
+        return TextConfig(spec);
+    }
+
+    private static JsonObject LlavaConfig(TinyCheckpointSpec spec)
+    {
+        var text = TextConfig(spec with { Architecture = "LlamaForCausalLM" });
+        text.Remove("architectures");
+        text["model_type"] = "llama";
+        var vs = spec.Vision;
+        return new JsonObject
+        {
+            ["architectures"] = new JsonArray(LlavaArchitecture),
+            ["model_type"] = "llava",
+            ["text_config"] = text,
+            ["vision_config"] = new JsonObject
+            {
+                ["model_type"] = "clip_vision_model",
+                ["hidden_size"] = vs.HiddenSize, ["intermediate_size"] = vs.IntermediateSize, ["num_hidden_layers"] = vs.NumLayers,
+                ["num_attention_heads"] = vs.NumHeads, ["patch_size"] = vs.PatchSize, ["image_size"] = vs.BaseImageSize,
+                ["layer_norm_eps"] = vs.LayerNormEps, ["hidden_act"] = "quick_gelu",
+            },
+            ["image_token_index"] = spec.VocabSize - 1,
+            ["vision_feature_layer"] = -2,
+            ["vision_feature_select_strategy"] = "default",
+            ["projector_hidden_act"] = "gelu",
+            ["tie_word_embeddings"] = spec.Tied,
+        };
+    }
+
+    /// <summary>open_autoglm keeps the decoder in text_config and the rest at the top level (ARCHITECTURE.md §7).</summary>
+    private static JsonObject MultimodalConfig(TinyCheckpointSpec spec)
+    {
+        var text = TextConfig(spec with { Architecture = "LlamaForCausalLM" });
+        text.Remove("architectures");
+        text["model_type"] = "llama";
+        var vs = spec.Vision;
+        text["fusion_layers"] = new JsonArray(vs.FusionLayers.Select(l => (JsonNode)l).ToArray());
+        text["cross_attention_heads"] = vs.CrossAttentionHeads;
+        var presets = new JsonObject();
+        for (int i = 0; i < vs.InstructionClasses.Length; i++)
+            presets[vs.InstructionClasses[i]] = i switch
+            {
+                0 => new JsonObject { ["temperature"] = 0.7, ["top_p"] = 0.9 },
+                1 => new JsonObject { ["temperature"] = 0.0, ["max_new_tokens"] = 5 },
+                _ => new JsonObject { ["repetition_penalty"] = 1.1, ["top_k"] = 5 },
+            };
+        return new JsonObject
+        {
+            ["architectures"] = new JsonArray(OpenAutoGlmArchitecture),
+            ["model_type"] = "open_autoglm",
+            ["text_config"] = text,
+            ["vision_config"] = new JsonObject
+            {
+                ["hidden_size"] = vs.HiddenSize, ["intermediate_size"] = vs.IntermediateSize, ["num_hidden_layers"] = vs.NumLayers,
+                ["num_attention_heads"] = vs.NumHeads, ["patch_size"] = vs.PatchSize, ["base_image_size"] = vs.BaseImageSize,
+                ["layer_norm_eps"] = vs.LayerNormEps, ["hidden_act"] = vs.HiddenAct,
+                ["image_mean"] = new JsonArray(vs.ImageMean.Select(x => (JsonNode)x).ToArray()),
+                ["image_std"] = new JsonArray(vs.ImageStd.Select(x => (JsonNode)x).ToArray()),
+            },
+            ["projector_hidden_act"] = vs.ProjectorHiddenAct,
+            ["adaptive_resolution"] = new JsonObject
+            {
+                ["sizes"] = new JsonArray(vs.Sizes.Select(x => (JsonNode)x).ToArray()),
+                ["thresholds"] = new JsonArray(vs.Thresholds.Select(x => (JsonNode)x).ToArray()),
+                ["gradient_scale"] = 1.0,
+            },
+            ["min_image_confidence"] = 0.1,
+            ["instruction_classes"] = new JsonArray(vs.InstructionClasses.Select(x => (JsonNode)x).ToArray()),
+            ["decoding_presets"] = presets,
+            ["tie_word_embeddings"] = spec.Tied,
+        };
+    }
+
+    private static JsonObject TextConfig(TinyCheckpointSpec spec)
     {
         var config = new JsonObject
         {
@@ -174,7 +369,8 @@ public static class TinyCheckpoint
     {
         var random = new Random(unchecked((int)Fnv1a(name) ^ seed));
         var data = new float[TensorShape.ElementCount(shape, name)];
-        bool isNorm = name.EndsWith("norm.weight", StringComparison.Ordinal);
+        bool isNorm = name.EndsWith("norm.weight", StringComparison.Ordinal) || name.EndsWith("norm1.weight", StringComparison.Ordinal)
+            || name.EndsWith("norm2.weight", StringComparison.Ordinal) || name.EndsWith("layrnorm.weight", StringComparison.Ordinal);
         for (int i = 0; i < data.Length; i++)
         {
             float u = (float)(random.NextDouble() * 2 - 1);

@@ -24,7 +24,9 @@ public sealed class TinyModel : IDisposable
             RmsEps = spec.RmsNormEps, RopeTheta = spec.RopeTheta, Tied = spec.Tied,
             PartialRotaryFactor = glm ? 0.5 : 1.0, InterleavedRope = glm, FusedGateUp = glm,
             SandwichNorms = spec.Architecture == "Glm4ForCausalLM",
-        }, Tensors);
+        }, spec.Architecture == TinyCheckpoint.LlavaArchitecture
+            ? TinyCheckpoint.TensorShapes(spec with { Architecture = "LlamaForCausalLM" }).ToDictionary(t => t.Name, t => Tensors[TinyCheckpoint.DecoderName(spec, t.Name)])
+            : Tensors);
     }
 
     public TinyCheckpointSpec Spec { get; }
@@ -32,6 +34,9 @@ public sealed class TinyModel : IDisposable
     public string ModelDirectory { get; }
     public AutoGlmModel Model { get; }
     public ReferenceDecoder Reference { get; }
+
+    /// <summary>The reference of the vision encoder, fusion and heads (open_autoglm checkpoints).</summary>
+    public ReferenceMultimodal Multimodal => new(Spec, Tensors, Reference);
 
     /// <summary>max |engine − reference| / max |reference| over every logit.</summary>
     public static double RelativeError(float[] engine, double[][] reference)

@@ -34,21 +34,25 @@ public static class HfConverter
 
         string configPath = Path.Combine(inputDir, ConfigFile);
         var config = HfConfig.Load(configPath);
-        string hfArchitecture = config.Architectures.FirstOrDefault()
+        // open_autoglm checkpoints may name no architecture; their model_type identifies them
+        string hfArchitecture = config.Architectures.FirstOrDefault(a => FamilyRegistry.Find(a) is not null)
+            ?? (config.ModelType == Architectures.OpenAutoGlm ? FamilyRegistry.OpenAutoGlmArchitecture : null)
+            ?? config.Architectures.FirstOrDefault()
             ?? throw new InvalidModelException($"{configPath}: no 'architectures' entry; supported: {string.Join(", ", FamilyRegistry.Supported)}.");
         var family = FamilyRegistry.Find(hfArchitecture)
             ?? throw new InvalidModelException($"{configPath}: architecture '{hfArchitecture}' is not supported; supported: {string.Join(", ", FamilyRegistry.Supported)}.");
 
         var warnings = new List<string>();
         using var checkpoint = SafetensorsCheckpoint.Open(inputDir);
-        bool tied = config.GetBool("tie_word_embeddings", false) || !checkpoint.Tensors.ContainsKey("lm_head.weight");
+        var (decoderPrefix, head) = family.TensorPrefixes(checkpoint.Tensors);
+        bool tied = config.GetBool("tie_word_embeddings", false) || !checkpoint.Tensors.ContainsKey(head);
         var text = family.ResolveText(config, tied, warnings);
 
         string tokenizerPath = Path.Combine(inputDir, TokenizerFile);
         bool hasTokenizer = File.Exists(tokenizerPath);
         if (!hasTokenizer) warnings.Add($"no {TokenizerFile} in {inputDir}: the model runs from token ids only.");
 
-        var bos = config.GetInt("bos_token_id");
+        var bos = config.GetInt("bos_token_id") ?? family.DefaultField("bos_token_id");
         var manifest = new ModelManifest
         {
             Architecture = family.Architecture,
@@ -57,15 +61,16 @@ public static class HfConverter
             Tokens = new SpecialTokens
             {
                 Bos = bos,
-                Eos = config.GetIntList("eos_token_id") ?? [],
+                Eos = config.GetIntList("eos_token_id") ?? (family.DefaultField("eos_token_id") is int eos ? [eos] : []),
                 Pad = config.GetInt("pad_token_id"),
                 AddBos = hasTokenizer && bos is int id && TokenizerPrependsToken(tokenizerPath, id),
             },
             Metadata = { ["converter"] = "autoglm-convert" },
         };
+        family.CompleteManifest(manifest, config, checkpoint.Tensors);
         manifest.Validate(configPath);
 
-        var recipes = family.Recipes(text);
+        IReadOnlyList<TensorRecipe> recipes = [.. family.Recipes(text, decoderPrefix, head), .. family.ExtraRecipes(manifest, checkpoint.Tensors)];
         CheckSources(inputDir, checkpoint, recipes);
         var used = recipes.SelectMany(r => r.Sources).Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
         var ignored = checkpoint.Tensors.Keys.Where(k => !used.Contains(k) && !k.EndsWith(".rotary_emb.inv_freq", StringComparison.Ordinal))

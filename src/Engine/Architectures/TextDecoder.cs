@@ -89,6 +89,7 @@ internal sealed unsafe partial class TextDecoder
         var act = s.Act.AsSpan(0, T * I);
 
         Embedding.Gather(_embedding, D, ids, x);
+        fusion?.OnEmbeddings(x, T, startPos);
         FillRotaryTables(s, startPos, T);
 
         for (int l = 0; l < _layers.Length; l++)
@@ -184,6 +185,9 @@ internal sealed unsafe partial class TextDecoder
 internal interface IFusionStep
 {
     bool AppliesTo(int layer);
+
+    /// <summary>May replace rows of the token embeddings ([tokens, D], positions startPos..) before layer 0 (token-insertion models).</summary>
+    void OnEmbeddings(Span<float> x, int tokens, int startPos) { }
 
     /// <summary>Updates <paramref name="x"/> ([tokens, D] residual stream) in place.</summary>
     void Apply(int layer, Span<float> x, int tokens, WorkerPool pool);

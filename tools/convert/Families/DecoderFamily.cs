@@ -27,10 +27,18 @@ public abstract class DecoderFamily
     /// <summary>The checkpoint stores <c>mlp.gate_up_proj</c> ([2I, D], gate rows first) instead of gate_proj and up_proj.</summary>
     protected virtual bool FusedGateUp => false;
 
+    /// <summary>
+    /// A value for a config field the checkpoint leaves out because its Transformers config class has a default
+    /// (LLaVA's text_config relies on LlamaConfig's); null when the field is required.
+    /// </summary>
+    public virtual int? DefaultField(string name) => null;
+
+    private int RequireInt(HfConfig config, string name) => config.GetInt(name) ?? DefaultField(name) ?? config.RequireInt(name);
+
     public TextConfig ResolveText(HfConfig config, bool tiedEmbeddings, ICollection<string> warnings)
     {
-        int hidden = config.RequireInt("hidden_size");
-        int heads = config.RequireInt("num_attention_heads");
+        int hidden = RequireInt(config, "hidden_size");
+        int heads = RequireInt(config, "num_attention_heads");
         if (heads <= 0) throw new InvalidModelException($"{config.Source}: num_attention_heads is {heads}.");
         int? explicitHeadDim = config.GetInt("head_dim");
         if (explicitHeadDim is null && hidden % heads != 0)
@@ -48,10 +56,10 @@ public abstract class DecoderFamily
 
         var text = new TextConfig
         {
-            VocabSize = config.RequireInt("vocab_size"),
+            VocabSize = RequireInt(config, "vocab_size"),
             HiddenSize = hidden,
-            IntermediateSize = config.RequireInt("intermediate_size"),
-            NumLayers = config.RequireInt("num_hidden_layers"),
+            IntermediateSize = RequireInt(config, "intermediate_size"),
+            NumLayers = RequireInt(config, "num_hidden_layers"),
             NumHeads = heads,
             NumKvHeads = config.GetInt("num_key_value_heads") ?? heads,
             HeadDim = headDim,
@@ -73,7 +81,16 @@ public abstract class DecoderFamily
         return text;
     }
 
-    public IReadOnlyList<TensorRecipe> Recipes(TextConfig text)
+    /// <summary>Where the decoder's tensors live in this checkpoint: the prefix of <c>layers.N…</c>/<c>embed_tokens</c>/<c>norm</c>, and the LM head.</summary>
+    public virtual (string DecoderPrefix, string Head) TensorPrefixes(IReadOnlyDictionary<string, SafetensorInfo> tensors) => ("model.", "lm_head.weight");
+
+    /// <summary>Adds the family's sections beyond the decoder (vision, fusion, heads) to the manifest.</summary>
+    public virtual void CompleteManifest(ModelManifest manifest, HfConfig config, IReadOnlyDictionary<string, SafetensorInfo> tensors) { }
+
+    /// <summary>Tensors beyond the decoder, for the sections <see cref="CompleteManifest"/> added.</summary>
+    public virtual IReadOnlyList<TensorRecipe> ExtraRecipes(ModelManifest manifest, IReadOnlyDictionary<string, SafetensorInfo> tensors) => [];
+
+    public IReadOnlyList<TensorRecipe> Recipes(TextConfig text, string decoderPrefix = "model.", string head = "lm_head.weight")
     {
         long d = text.HiddenSize, v = text.VocabSize, ff = text.IntermediateSize;
         long qRows = (long)text.NumHeads * text.HeadDim, kvRows = (long)text.NumKvHeads * text.HeadDim;
@@ -88,10 +105,10 @@ public abstract class DecoderFamily
 
         static SourceTensor Src(string name, long[] shape) => new(name, shape);
 
-        Add(TensorNames.TokenEmbedding, TensorDTypes.F16, Src("model.embed_tokens.weight", [v, d]));
+        Add(TensorNames.TokenEmbedding, TensorDTypes.F16, Src(decoderPrefix + "embed_tokens.weight", [v, d]));
         for (int i = 0; i < text.NumLayers; i++)
         {
-            string p = $"model.layers.{i}.";
+            string p = $"{decoderPrefix}layers.{i}.";
             Add(TensorNames.AttnNorm(i), TensorDTypes.F32, Src(p + "input_layernorm.weight", [d]));
             Add(TensorNames.AttnQkv(i), TensorDTypes.F16,
                 Src(p + "self_attn.q_proj.weight", [qRows, d]), Src(p + "self_attn.k_proj.weight", [kvRows, d]), Src(p + "self_attn.v_proj.weight", [kvRows, d]));
@@ -109,8 +126,8 @@ public abstract class DecoderFamily
             Add(TensorNames.FfnDown(i), TensorDTypes.F16, Src(p + "mlp.down_proj.weight", [d, ff]));
             if (text.SandwichNorms) Add(TensorNames.FfnPostNorm(i), TensorDTypes.F32, Src(p + "post_mlp_layernorm.weight", [d]));
         }
-        Add(TensorNames.OutputNorm, TensorDTypes.F32, Src("model.norm.weight", [d]));
-        if (!text.TiedEmbeddings) Add(TensorNames.Output, TensorDTypes.F16, Src("lm_head.weight", [v, d]));
+        Add(TensorNames.OutputNorm, TensorDTypes.F32, Src(decoderPrefix + "norm.weight", [d]));
+        if (!text.TiedEmbeddings) Add(TensorNames.Output, TensorDTypes.F16, Src(head, [v, d]));
         return recipes;
     }
 

@@ -10,7 +10,12 @@ public static class FamilyRegistry
         ["Qwen2ForCausalLM"] = new Qwen2(),
         ["GlmForCausalLM"] = new Glm(),
         ["Glm4ForCausalLM"] = new Glm4(),
+        [OpenAutoGlmArchitecture] = new OpenAutoGlm(),
+        ["LlavaForConditionalGeneration"] = new Llava(),
     };
+
+    /// <summary>The architecture string of native Open-AutoGLM checkpoints (also chosen by <c>model_type: "open_autoglm"</c>).</summary>
+    public const string OpenAutoGlmArchitecture = "OpenAutoGlmForConditionalGeneration";
 
     public static IReadOnlyCollection<string> Supported => Families.Keys;
 

@@ -1,0 +1,175 @@
+using System.Runtime.Intrinsics;
+
+namespace OpenAutoGlm.Kernels.Cpu;
+
+/// <summary>LayerNorm over rows of width weight.Length: y = (x − mean)/sqrt(var + eps) · w + b, statistics in FP32.</summary>
+public static class LayerNorm
+{
+    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, float eps, Span<float> y, int rows = 1)
+    {
+        int d = weight.Length;
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = x.Slice(r * d, d);
+            var yr = y.Slice(r * d, d);
+            float mean = VectorMath.Sum(xr) / d;
+            float variance = VectorMath.SumSquaredDeviation(xr, mean) / d;
+            float inv = 1f / MathF.Sqrt(variance + eps);
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var vm = Vector256.Create(mean);
+                var vi = Vector256.Create(inv);
+                for (; i <= d - Vector256<float>.Count; i += Vector256<float>.Count)
+                {
+                    var v = (Vector256.Create(xr.Slice(i)) - vm) * vi * Vector256.Create(weight.Slice(i)) + Vector256.Create(bias.Slice(i));
+                    v.CopyTo(yr.Slice(i));
+                }
+            }
+            for (; i < d; i++) yr[i] = (xr[i] - mean) * inv * weight[i] + bias[i];
+        }
+    }
+}
+
+/// <summary>Activations by config name (gelu = exact erf, gelu_pytorch_tanh, quick_gelu, silu), in place.</summary>
+public static class VisionActivations
+{
+    // The transcendental dominates and these run once per FFN element, far below the matmul cost, so they stay scalar.
+    public static void Apply(string name, Span<float> x)
+    {
+        switch (name)
+        {
+            case "gelu": foreach (ref float v in x) v = Gelu(v); break;
+            case "gelu_pytorch_tanh": foreach (ref float v in x) v = GeluTanh(v); break;
+            case "quick_gelu": foreach (ref float v in x) v = v / (1f + MathF.Exp(-1.702f * v)); break;
+            case "silu": foreach (ref float v in x) v = v / (1f + MathF.Exp(-v)); break;
+            default: throw new ArgumentException($"unknown activation '{name}'.", nameof(name));
+        }
+    }
+
+    public static float Gelu(float x) => 0.5f * x * (1f + Erf(x * 0.70710678118654752f));
+
+    public static float GeluTanh(float x) => 0.5f * x * (1f + MathF.Tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+
+    /// <summary>erf by Abramowitz–Stegun 7.1.26 (absolute error ≤ 1.5e-7, about FP32 resolution), evaluated in double.</summary>
+    public static float Erf(float xf)
+    {
+        double x = Math.Abs(xf);
+        if (x > 6) return MathF.CopySign(1f, xf);
+        double t = 1 / (1 + 0.3275911 * x);
+        double y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.Exp(-x * x);
+        return (float)(xf < 0 ? -y : y);
+    }
+
+    public static void Sigmoid(Span<float> x)
+    {
+        foreach (ref float v in x) v = 1f / (1f + MathF.Exp(-v));
+    }
+}
+
+/// <summary>Vectorized reductions the vision and fusion code share.</summary>
+public static class VectorMath
+{
+    public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        int n = a.Length, i = 0;
+        float s = 0;
+        if (Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
+        {
+            var acc = Vector512<float>.Zero;
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count) acc += Vector512.Create(a.Slice(i)) * Vector512.Create(b.Slice(i));
+            s = Vector512.Sum(acc);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count) acc += Vector256.Create(a.Slice(i)) * Vector256.Create(b.Slice(i));
+            s = Vector256.Sum(acc);
+        }
+        for (; i < n; i++) s += a[i] * b[i];
+        return s;
+    }
+
+    /// <summary>y += a · x.</summary>
+    public static void AddScaled(Span<float> y, ReadOnlySpan<float> x, float a)
+    {
+        int n = y.Length, i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var va = Vector256.Create(a);
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+                (Vector256.Create(y.Slice(i)) + va * Vector256.Create(x.Slice(i))).CopyTo(y.Slice(i));
+        }
+        for (; i < n; i++) y[i] += a * x[i];
+    }
+
+    public static float Sum(ReadOnlySpan<float> x)
+    {
+        int n = x.Length, i = 0;
+        float s = 0;
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count) acc += Vector256.Create(x.Slice(i));
+            s = Vector256.Sum(acc);
+        }
+        for (; i < n; i++) s += x[i];
+        return s;
+    }
+
+    public static float SumSquaredDeviation(ReadOnlySpan<float> x, float mean)
+    {
+        int n = x.Length, i = 0;
+        float s = 0;
+        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            var acc = Vector256<float>.Zero;
+            var vm = Vector256.Create(mean);
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count) { var d = Vector256.Create(x.Slice(i)) - vm; acc += d * d; }
+            s = Vector256.Sum(acc);
+        }
+        for (; i < n; i++) s += (x[i] - mean) * (x[i] - mean);
+        return s;
+    }
+}
+
+/// <summary>
+/// Unmasked multi-head attention (vision self-attention, fusion cross-attention): every query row sees every key row.
+/// Rows are strided so packed [q | k | v] buffers are read in place; heads are spread over the pool.
+/// </summary>
+public static unsafe class DenseAttention
+{
+    public static void Forward(float* q, int qRows, int qStride, float* k, float* v, int kvRows, int kvStride,
+        int heads, int headDim, float* output, int outStride, WorkerPool pool)
+    {
+        var body = new HeadBody { Q = q, K = k, V = v, Out = output, QRows = qRows, QStride = qStride, KvRows = kvRows, KvStride = kvStride,
+            HeadDim = headDim, OutStride = outStride, Scale = 1f / MathF.Sqrt(headDim) };
+        pool.For(heads, ref body);
+    }
+
+    private struct HeadBody : IParallelBody
+    {
+        public float* Q, K, V, Out;
+        public int QRows, QStride, KvRows, KvStride, HeadDim, OutStride;
+        public float Scale;
+
+        public readonly void Invoke(int h)
+        {
+            // pooled, not allocated: this runs for every decoded token in the fusion layers
+            var rented = System.Buffers.ArrayPool<float>.Shared.Rent(KvRows);
+            var scores = rented.AsSpan(0, KvRows);
+            int off = h * HeadDim;
+            for (int t = 0; t < QRows; t++)
+            {
+                var q = new ReadOnlySpan<float>(Q + (long)t * QStride + off, HeadDim);
+                for (int j = 0; j < KvRows; j++)
+                    scores[j] = VectorMath.Dot(q, new ReadOnlySpan<float>(K + (long)j * KvStride + off, HeadDim)) * Scale;
+                VectorOps.Softmax(scores);
+                var o = new Span<float>(Out + (long)t * OutStride + off, HeadDim);
+                o.Clear();
+                for (int j = 0; j < KvRows; j++) VectorMath.AddScaled(o, new ReadOnlySpan<float>(V + (long)j * KvStride + off, HeadDim), scores[j]);
+            }
+            System.Buffers.ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+}
