@@ -74,11 +74,33 @@ internal sealed unsafe partial class TextDecoder
     public void Forward(RunState s, KvCacheView cache, ReadOnlySpan<int> ids, bool allPositions, IFusionStep? fusion = null)
     {
         var c = Config;
-        int T = ids.Length, D = c.HiddenSize, H = c.NumHeads, Hkv = c.NumKvHeads, d = c.HeadDim, I = c.IntermediateSize;
+        int T = ids.Length, D = c.HiddenSize;
         int startPos = cache.Length;
         if (T > s.MaxTokens) throw new ArgumentException($"At most {s.MaxTokens} tokens per forward step, got {T}.", nameof(ids));
         var pool = s.Pool;
 
+        Embedding.Gather(_embedding, D, ids, s.X.AsSpan(0, T * D));
+        fusion?.OnEmbeddings(s.X.AsSpan(0, T * D), T, startPos);
+        for (int t = 0; t < T; t++) FillRotaryRow(s, t, startPos + t);
+        var attention = new ContiguousAttention(cache, startPos, T, c);
+        RunLayers(s, T, ref attention, fusion);
+        cache.Advance(T);
+
+        int first = allPositions ? 0 : T - 1, rows = T - first;
+        var norm = s.Norm.AsSpan(0, rows * D);
+        RmsNorm.Forward(s.X.AsSpan(first * D, rows * D), new ReadOnlySpan<float>(_outputNorm, D), (float)c.RmsNormEps, norm, rows);
+        MatMul.Multiply(norm, rows, D, _head, c.VocabSize, s.LogitsFor(rows), pool);
+    }
+
+    /// <summary>The layer stack over T rows of s.X (rotary tables already filled per row); attention is the only step that needs to know which sequence a row belongs to.</summary>
+    private void RunLayers<TAttention>(RunState s, int T, ref TAttention attention, IFusionStep? fusion)
+        where TAttention : struct, IAttentionStep, allows ref struct
+    {
+        var c = Config;
+        int D = c.HiddenSize, H = c.NumHeads, Hkv = c.NumKvHeads, d = c.HeadDim, I = c.IntermediateSize, half = _invFreq.Length;
+        float eps = (float)c.RmsNormEps;
+        bool interleaved = c.RopeLayout == RopeLayouts.Interleaved;
+        var pool = s.Pool;
         var x = s.X.AsSpan(0, T * D);
         var norm = s.Norm.AsSpan(0, T * D);
         var qkv = s.Qkv.AsSpan(0, T * QkvWidth);
@@ -88,62 +110,66 @@ internal sealed unsafe partial class TextDecoder
         var gateUp = s.GateUp.AsSpan(0, T * 2 * I);
         var act = s.Act.AsSpan(0, T * I);
 
-        Embedding.Gather(_embedding, D, ids, x);
-        fusion?.OnEmbeddings(x, T, startPos);
-        FillRotaryTables(s, startPos, T);
-
         for (int l = 0; l < _layers.Length; l++)
         {
             ref readonly var w = ref _layers[l];
             // attention block
-            RmsNorm.Forward(x, new ReadOnlySpan<float>(w.AttnNorm, D), (float)c.RmsNormEps, norm, T);
+            RmsNorm.Forward(x, new ReadOnlySpan<float>(w.AttnNorm, D), eps, norm, T);
             MatMul.Multiply(norm, T, D, w.Qkv, QkvWidth, qkv, pool);
             if (w.QkvBias != null) VectorOps.AddBias(qkv, T, new ReadOnlySpan<float>(w.QkvBias, QkvWidth));
             for (int t = 0; t < T; t++)
             {
                 var row = qkv.Slice(t * QkvWidth, QkvWidth);
-                var cos = s.Cos.AsSpan(t * _invFreq.Length, _invFreq.Length);
-                var sin = s.Sin.AsSpan(t * _invFreq.Length, _invFreq.Length);
-                bool interleaved = c.RopeLayout == RopeLayouts.Interleaved;
+                var cos = s.Cos.AsSpan(t * half, half);
+                var sin = s.Sin.AsSpan(t * half, half);
                 Rope.Apply(row[..(H * d)], H, d, c.RotaryDim, interleaved, cos, sin);
                 Rope.Apply(row.Slice(H * d, Hkv * d), Hkv, d, c.RotaryDim, interleaved, cos, sin);
                 row[..(H * d)].CopyTo(q.Slice(t * H * d, H * d));
             }
-            cache.Write(l, startPos, T, qkv[(H * d)..], qkv[((H + Hkv) * d)..], QkvWidth);
-            Attention.Causal(q, T, startPos, cache.Keys(l), cache.Values(l), cache.Capacity, H, Hkv, d, attn, pool);
+            attention.Run(l, qkv, q, attn, pool);
             MatMul.Multiply(attn, T, H * d, w.Out, D, proj, pool);
             if (w.OutBias != null) VectorOps.AddBias(proj, T, new ReadOnlySpan<float>(w.OutBias, D));
-            if (w.AttnPostNorm != null) RmsNorm.Forward(proj, new ReadOnlySpan<float>(w.AttnPostNorm, D), (float)c.RmsNormEps, proj, T);
+            if (w.AttnPostNorm != null) RmsNorm.Forward(proj, new ReadOnlySpan<float>(w.AttnPostNorm, D), eps, proj, T);
             VectorOps.Add(x, proj);
             if (fusion is not null && fusion.AppliesTo(l)) fusion.Apply(l, x, T, pool);
 
             // MLP block
-            RmsNorm.Forward(x, new ReadOnlySpan<float>(w.FfnNorm, D), (float)c.RmsNormEps, norm, T);
+            RmsNorm.Forward(x, new ReadOnlySpan<float>(w.FfnNorm, D), eps, norm, T);
             MatMul.Multiply(norm, T, D, w.GateUp, 2 * I, gateUp, pool);
             Activations.SwiGlu(gateUp, T, I, act);
             MatMul.Multiply(act, T, I, w.Down, D, proj, pool);
-            if (w.FfnPostNorm != null) RmsNorm.Forward(proj, new ReadOnlySpan<float>(w.FfnPostNorm, D), (float)c.RmsNormEps, proj, T);
+            if (w.FfnPostNorm != null) RmsNorm.Forward(proj, new ReadOnlySpan<float>(w.FfnPostNorm, D), eps, proj, T);
             VectorOps.Add(x, proj);
         }
-        cache.Advance(T);
-
-        int first = allPositions ? 0 : T - 1, rows = T - first;
-        var last = x.Slice(first * D, rows * D);
-        RmsNorm.Forward(last, new ReadOnlySpan<float>(_outputNorm, D), (float)c.RmsNormEps, norm[..(rows * D)], rows);
-        MatMul.Multiply(norm[..(rows * D)], rows, D, _head, c.VocabSize, s.LogitsFor(rows), pool);
     }
 
-    private void FillRotaryTables(RunState s, int startPos, int tokens)
+    /// <summary>cos/sin of row <paramref name="row"/> at <paramref name="position"/>: fp32 angle position · inv_freq, as HF computes it.</summary>
+    private void FillRotaryRow(RunState s, int row, int position)
     {
         int half = _invFreq.Length;
-        for (int t = 0; t < tokens; t++)
-            for (int i = 0; i < half; i++)
-            {
-                // fp32 angle, as HF computes position · inv_freq
-                float angle = (startPos + t) * _invFreq[i];
-                s.Cos[t * half + i] = MathF.Cos(angle);
-                s.Sin[t * half + i] = MathF.Sin(angle);
-            }
+        for (int i = 0; i < half; i++)
+        {
+            float angle = position * _invFreq[i];
+            s.Cos[row * half + i] = MathF.Cos(angle);
+            s.Sin[row * half + i] = MathF.Sin(angle);
+        }
+    }
+
+    /// <summary>One layer's attention: store the new rows' K/V (from the rotated qkv rows) and attend from q into attn.</summary>
+    private interface IAttentionStep
+    {
+        void Run(int layer, Span<float> qkv, Span<float> q, Span<float> attn, WorkerPool pool);
+    }
+
+    /// <summary>One sequence whose K/V are contiguous per head.</summary>
+    private readonly struct ContiguousAttention(KvCacheView cache, int startPos, int tokens, TextConfig c) : IAttentionStep
+    {
+        public void Run(int layer, Span<float> qkv, Span<float> q, Span<float> attn, WorkerPool pool)
+        {
+            int H = c.NumHeads, Hkv = c.NumKvHeads, d = c.HeadDim, width = (H + 2 * Hkv) * d;
+            cache.Write(layer, startPos, tokens, qkv[(H * d)..], qkv[((H + Hkv) * d)..], width);
+            Attention.Causal(q, tokens, startPos, cache.Keys(layer), cache.Values(layer), cache.Capacity, H, Hkv, d, attn, pool);
+        }
     }
 
     /// <summary>Base frequencies θ^(−2i/r), then the checkpoint's rope_scaling (linear or llama3).</summary>
