@@ -135,18 +135,7 @@ public sealed class ReferenceDecoder(ReferenceConfig c, IReadOnlyDictionary<stri
         return y;
     }
 
-    private static double[] Linear(double[] x, double[] w, double[]? b, int outDim)
-    {
-        int inDim = x.Length;
-        var y = new double[outDim];
-        for (int o = 0; o < outDim; o++)
-        {
-            double s = b?[o] ?? 0;
-            for (int i = 0; i < inDim; i++) s += w[o * inDim + i] * x[i];
-            y[o] = s;
-        }
-        return y;
-    }
+    private static double[] Linear(double[] x, double[] w, double[]? b, int outDim) => ReferenceMath.Linear(x, w, b, outDim);
 
     private void Rope(double[] v, int heads, int pos)
     {

@@ -15,25 +15,10 @@ public sealed class ReferenceLlava(TinyCheckpointSpec spec, IReadOnlyDictionary<
 
     private double[] W(string name, bool matrix = true) => hf[name].Select(x => matrix ? (double)(float)(Half)x : x).ToArray();
 
-    private static double[] Linear(double[] x, double[] w, double[]? b, int outDim)
-    {
-        var y = new double[outDim];
-        for (int o = 0; o < outDim; o++)
-        {
-            double s = b?[o] ?? 0;
-            for (int i = 0; i < x.Length; i++) s += w[o * x.Length + i] * x[i];
-            y[o] = s;
-        }
-        return y;
-    }
+    private double[] LayerNorm(double[] x, string prefix) =>
+        ReferenceMath.LayerNorm(x, W(prefix + ".weight", false), W(prefix + ".bias", false), _v.LayerNormEps);
 
-    private double[] LayerNorm(double[] x, string prefix)
-    {
-        var w = W(prefix + ".weight", false);
-        var b = W(prefix + ".bias", false);
-        double mean = x.Average(), variance = x.Select(e => (e - mean) * (e - mean)).Average();
-        return x.Select((e, i) => (e - mean) / Math.Sqrt(variance + _v.LayerNormEps) * w[i] + b[i]).ToArray();
-    }
+    private static double[] Linear(double[] x, double[] w, double[]? b, int outDim) => ReferenceMath.Linear(x, w, b, outDim);
 
     /// <summary>Projected rows [G²][D] of an image already at the crop size.</summary>
     public double[][] Encode(byte[] rgb)

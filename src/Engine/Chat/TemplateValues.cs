@@ -184,7 +184,7 @@ internal static class PyValue
             case bool b: sb.Append(b ? "true" : "false"); break;
             case long l: sb.Append(l.ToString(CultureInfo.InvariantCulture)); break;
             case double d: sb.Append(Float(d, json: true)); break;
-            case string s: AppendJsonString(sb, s); break;
+            case string s: JsonEscaping.AppendQuoted(sb, s); break;
             case List<object?> list:
                 AppendJsonContainer(sb, '[', ']', list.Count, indent, level, (i, lvl) => AppendJson(sb, list[i], indent, sortKeys, lvl));
                 break;
@@ -193,7 +193,7 @@ internal static class PyValue
                 if (sortKeys) keys.Sort(StringComparer.Ordinal);
                 AppendJsonContainer(sb, '{', '}', keys.Count, indent, level, (i, lvl) =>
                 {
-                    AppendJsonString(sb, keys[i]);
+                    JsonEscaping.AppendQuoted(sb, keys[i]);
                     sb.Append(": ");
                     AppendJson(sb, dict[keys[i]], indent, sortKeys, lvl);
                 });
@@ -214,29 +214,6 @@ internal static class PyValue
         }
         if (indent is { } m) sb.Append('\n').Append(' ', m * level);
         sb.Append(close);
-    }
-
-    private static void AppendJsonString(StringBuilder sb, string s)
-    {
-        sb.Append('"');
-        foreach (char c in s)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                case '\b': sb.Append("\\b"); break;
-                case '\f': sb.Append("\\f"); break;
-                default:
-                    if (c < 0x20) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        sb.Append('"');
     }
 
     public static bool AreEqual(object? a, object? b) => (a, b) switch

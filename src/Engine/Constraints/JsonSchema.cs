@@ -115,28 +115,7 @@ public abstract class JsonSchema
     }
 
     /// <summary>JSON string escaping with the fewest escapes: the form constrained output must use for keys and enum strings.</summary>
-    internal static string EscapeString(string s)
-    {
-        var sb = new StringBuilder();
-        foreach (char c in s)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                case '\b': sb.Append("\\b"); break;
-                case '\f': sb.Append("\\f"); break;
-                default:
-                    if (c < 0x20) sb.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        return sb.ToString();
-    }
+    internal static string EscapeString(string s) => JsonEscaping.Escape(s);
 }
 
 /// <summary>An object whose keys are the listed properties (in any order, each at most once) plus, unless null,
