@@ -9,18 +9,21 @@ namespace OpenAutoGlm.Tests.Multimodal;
 /// <summary>
 /// The embedded demo model against the PyTorch reference that trained it (tools/demo-model/golden.py): teacher-forced logits,
 /// greedy answers, instruction classes, imputation, image statistics and retrieval scores. The model directory holds the
-/// converted model and the golden.json PyTorch wrote for it; <c>AUTOGLM_DEMO_MODEL</c> points at another such directory.
+/// converted model and the golden.json PyTorch wrote for it.
 /// </summary>
 public sealed class RequiresDemoModelFactAttribute : FactAttribute
 {
-    public static string Directory =>
-        Environment.GetEnvironmentVariable("AUTOGLM_DEMO_MODEL") is { Length: > 0 } d ? d : Path.Combine(SharedModels.RepositoryRoot, "models", "demo");
-
-    public RequiresDemoModelFactAttribute()
+    /// <param name="relative">A model directory relative to the repository root; <c>AUTOGLM_DEMO_MODEL</c> overrides "models/demo".</param>
+    public RequiresDemoModelFactAttribute(string relative)
     {
-        if (!File.Exists(Path.Combine(Directory, "golden.json")) || !File.Exists(Path.Combine(Directory, "model.json")))
-            Skip = $"no converted demo model with golden.json at {Directory} (made by tools/demo-model: train, export, convert, golden)";
+        string dir = Resolve(relative);
+        if (!File.Exists(Path.Combine(dir, "golden.json")) || !File.Exists(Path.Combine(dir, "model.json")))
+            Skip = $"no converted demo model with golden.json at {dir} (made by tools/demo-model: train, export, convert, golden)";
     }
+
+    public static string Resolve(string relative) =>
+        relative == "models/demo" && Environment.GetEnvironmentVariable("AUTOGLM_DEMO_MODEL") is { Length: > 0 } d
+            ? d : Path.Combine(SharedModels.RepositoryRoot, relative);
 }
 
 public class DemoModelGoldenTests
@@ -41,11 +44,19 @@ public class DemoModelGoldenTests
         return diff / max;
     }
 
-    [RequiresDemoModelFact]
-    public void EngineReproducesThePyTorchReference()
+    /// <summary>The 200-step smoke model committed with the tests: always present.</summary>
+    [RequiresDemoModelFact("tests/Data/demo-smoke")]
+    public void SmokeModelReproducesThePyTorchReference() => ReproducesThePyTorchReference("tests/Data/demo-smoke");
+
+    /// <summary>The fully trained demo model, once it is shipped.</summary>
+    [RequiresDemoModelFact("models/demo")]
+    public void DemoModelReproducesThePyTorchReference() => ReproducesThePyTorchReference("models/demo");
+
+    private static void ReproducesThePyTorchReference(string relative)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(RequiresDemoModelFactAttribute.Directory, "golden.json")));
-        using var model = AutoGlmModel.Load(RequiresDemoModelFactAttribute.Directory, new ModelOptions { Threads = 2 });
+        string dir = RequiresDemoModelFactAttribute.Resolve(relative);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "golden.json")));
+        using var model = AutoGlmModel.Load(dir, new ModelOptions { Threads = 2 });
         var golden = doc.RootElement;
 
         foreach (var (name, g) in golden.GetProperty("images").EnumerateObject().Select(p => (p.Name, p.Value)))
