@@ -11,12 +11,18 @@ internal static class CommonOptions
     public static string DefaultModelDirectory()
     {
         if (Environment.GetEnvironmentVariable("AUTOGLM_MODEL") is { Length: > 0 } env) return env;
+        return FindInCheckout(Path.Combine("models", "default"), "model.json") ?? Path.Combine("models", "default");
+    }
+
+    /// <summary>The folder <paramref name="relative"/> holding <paramref name="marker"/> in the repository checkout above the executable; null when none does.</summary>
+    public static string? FindInCheckout(string relative, string marker)
+    {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var candidate = Path.Combine(dir.FullName, "models", "default");
-            if (File.Exists(Path.Combine(candidate, "model.json"))) return candidate;
+            var candidate = Path.Combine(dir.FullName, relative);
+            if (File.Exists(Path.Combine(candidate, marker))) return candidate;
         }
-        return Path.Combine("models", "default");
+        return null;
     }
 
     public static Option<string> Model() => new("--model", "-m")

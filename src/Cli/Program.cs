@@ -7,6 +7,7 @@ root.Add(ChatCommand.Create());
 root.Add(LogitsCommand.Create());
 root.Add(EmbedCommand.Create());
 root.Add(RetrieveCommand.Create());
+root.Add(EvalCommand.Create());
 root.Add(BenchCommand.Create());
 root.Add(InfoCommand.Create());
 root.Add(VerifyCommand.Create());

@@ -9,7 +9,7 @@ namespace OpenAutoGlm.Tests.Cli;
 /// <summary>The <c>autoglm</c> executable, run as a user would, against a tiny converted model.</summary>
 public class CliTests(TinyLlamaFixture fixture) : IClassFixture<TinyLlamaFixture>
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
+    internal static (int Code, string Out, string Err) Run(params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "autoglm.dll"));

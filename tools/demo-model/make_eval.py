@@ -1,6 +1,6 @@
 """Write an evaluation set: images (PNG) and questions.jsonl.
 
-    /usr/bin/python3 make_eval.py --seed 5150 --count 200 --out eval
+    /usr/bin/python3 make_eval.py --seed 5150 --count 300 --out ../../models/demo-eval   (the committed set)
 
 Each line: {"image", "question", "answer", "task", "instruction", "kind", "description"}.
 The seed must differ from the training seed (train.py default 1234) to be held out.
