@@ -60,6 +60,10 @@ public sealed record MultimodalLogits
 
 public sealed record ImageEmbedding(float[] Embedding, ImageReport Image);
 
+/// <summary>Where the time of one image goes, for benchmarks.</summary>
+/// <param name="EncoderFlops">Matrix-product FLOPs of the vision tower and projector for this image.</param>
+public sealed record VisionProfile(int Resolution, int Tokens, double PreprocessMs, double EncoderMs, double EncoderFlops);
+
 public sealed partial class AutoGlmModel
 {
     private readonly MultimodalModel? _multimodal;
@@ -190,6 +194,24 @@ public sealed partial class AutoGlmModel
         float logitScale = _clip?.LogitScale ?? RequireMultimodal().LogitScale;
         if (imageEmbedding.Length != textEmbedding.Length) throw new ArgumentException("The embeddings have different widths.");
         return MathF.Exp(logitScale) * Kernels.Cpu.VectorMath.Dot(imageEmbedding, textEmbedding);
+    }
+
+    /// <summary>
+    /// Preprocesses and encodes one image, timing each step: decode, statistics, resize and patchify, then the vision tower
+    /// and projector (CLIP: the tower and its pooled class row). Any model with a vision encoder.
+    /// </summary>
+    public VisionProfile ProfileImage(ImageInput image, ImageRequestOptions? imageOptions = null)
+    {
+        var preprocessor = _clip is { } c ? new ImagePreprocessor(c.Config, imageOptions?.Limits)
+            : _llavaTower is not null ? new ImagePreprocessor(Manifest.Llava!, imageOptions?.Limits)
+            : new ImagePreprocessor(RequireMultimodal().Config, imageOptions?.Limits);
+        var encoder = _clip?.Encoder ?? _llavaTower ?? _multimodal!.Encoder;
+        var clock = Stopwatch.StartNew();
+        var pre = preprocessor.Preprocess(image, imageOptions?.Resolution);
+        double preprocessMs = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        _ = WithPool(pool => _clip is null ? encoder.Encode(pre.Patches, pre.Grid, pool) : encoder.PooledClassRow(pre.Patches, pre.Grid, pool));
+        return new VisionProfile(pre.Resolution, pre.Tokens, preprocessMs, clock.Elapsed.TotalMilliseconds, encoder.MatmulFlops(pre.Grid));
     }
 
     private MultimodalModel RequireMultimodal() => _multimodal ??

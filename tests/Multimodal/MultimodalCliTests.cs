@@ -73,6 +73,16 @@ public class MultimodalCliTests
         Assert.True(retrieve.Code == 0, retrieve.Err);
         using (var doc = JsonDocument.Parse(retrieve.Out)) Assert.Equal(1, doc.RootElement.GetProperty("results").GetArrayLength());
 
+        var bench = Run("bench", "-m", dir.Combine("model"), "--image", png, "--resolution", "16", "--prompt-tokens", "4", "--runs", "1", "--json", "-t", "1");
+        Assert.True(bench.Code == 0, bench.Err);
+        using (var doc = JsonDocument.Parse(bench.Out))
+        {
+            Assert.Equal(16, doc.RootElement.GetProperty("image_tokens").GetInt32());
+            Assert.True(doc.RootElement.GetProperty("vision_encoder_ms").GetDouble() > 0);
+            Assert.True(doc.RootElement.GetProperty("ttft_ms").GetDouble() > 0);
+            Assert.InRange(doc.RootElement.GetProperty("vision_encoder_fma_fraction").GetDouble(), 1e-6, 10);
+        }
+
         File.WriteAllBytes(dir.Combine("bad.png"), [0x89, 0x50, 0x4E, 0x47]);
         var bad = Run("generate", "-m", dir.Combine("model"), "--ids", "1", "--image", dir.Combine("bad.png"), "-n", "1");
         Assert.Equal(1, bad.Code);
@@ -133,5 +143,13 @@ public class MultimodalCliTests
         var generate = Run("generate", "-m", dir.Combine("model"), "--ids", "1,2", "-n", "1");
         Assert.Equal(1, generate.Code);
         Assert.Contains("no decoder", generate.Err);
+
+        var bench = Run("bench", "-m", dir.Combine("model"), "--image", dir.Combine("gallery", "1.png"), "--runs", "1", "--json", "-t", "1");
+        Assert.True(bench.Code == 0, bench.Err);
+        using (var doc = JsonDocument.Parse(bench.Out))
+        {
+            Assert.Equal(16, doc.RootElement.GetProperty("image_tokens").GetInt32());
+            Assert.False(doc.RootElement.TryGetProperty("ttft_ms", out _));
+        }
     }
 }

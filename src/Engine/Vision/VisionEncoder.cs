@@ -108,6 +108,16 @@ internal sealed unsafe class VisionEncoder
         return pooled;
     }
 
+    /// <summary>Matrix-product FLOPs of one image at grid g: patch embedding, every block (attention products included) and the projector.</summary>
+    public double MatmulFlops(int grid)
+    {
+        double patches = (double)grid * grid, n = patches + (_classEmbed != null ? 1 : 0), dv = _v.HiddenSize, fv = _v.IntermediateSize;
+        double block = 2 * n * dv * (3 * dv + dv + 2 * fv) + 4 * n * n * dv; // qkv, out, up, down; QKᵀ and AV
+        double projectorRows = _classEmbed != null && !_keepClassRow ? patches : n;
+        double projector = _fc1 == null ? 0 : 2 * projectorRows * _d * (dv + _d);
+        return 2 * patches * _v.PatchValues * dv + _blocks.Length * block + projector;
+    }
+
     /// <summary>Embeddings and every block: the tower's last hidden state [n, d_v] (class row first for CLIP).</summary>
     private float[] Tower(ReadOnlySpan<float> patches, int grid, WorkerPool pool)
     {
