@@ -23,7 +23,7 @@ if (args.Length > 0 && args[0] == "quick")
 }
 if (args.Length > 0 && args[0] == "synthetic")
 {
-    // synthetic --preset tiny|llama-125m --output DIR: a random model in the converted format, for benchmarks
+    // synthetic --preset tiny|llama-125m|open-autoglm-vitb16 --output DIR: a random model in the converted format, for benchmarks
     string preset = ArgValue("--preset") ?? "llama-125m";
     string output = ArgValue("--output") ?? throw new ArgumentException("synthetic needs --output DIR");
     if (!SyntheticModel.Presets.TryGetValue(preset, out var shape))

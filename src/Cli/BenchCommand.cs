@@ -8,7 +8,8 @@ namespace OpenAutoGlm.Cli;
 
 /// <summary>
 /// <c>autoglm bench</c>: prefill and decode speed on random ids, set against this machine's measured limits
-/// (read bandwidth for decode, FP32 FMA peak for prefill), measured in the same run so that ratios compare.
+/// (read bandwidth for decode, FP32 FMA peak for prefill), measured in the same run so that ratios compare; with <c>--image</c>,
+/// the vision path of a multimodal model (<see cref="ImageBench"/>).
 /// </summary>
 internal static class BenchCommand
 {
@@ -24,12 +25,14 @@ internal static class BenchCommand
         };
         var requests = new Option<int?>("--requests") { Description = "Serving benchmark: requests in all (default 4 × concurrency)." };
         var seed = new Option<int>("--seed") { Description = "Serving benchmark: seed of the synthetic requests.", DefaultValueFactory = _ => 1234 };
+        var image = new Option<string?>("--image") { Description = "Image benchmark instead: preprocessing, vision encoder and time to first token for this image (multimodal models)." };
+        var resolution = CommonOptions.Resolution();
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
         var cmd = new Command("bench", "Measure prefill and decode speed against the machine's bandwidth and FMA limits, or serving throughput and latency.")
         {
-            model, promptTokens, genTokens, runs, concurrency, requests, seed, threads, device, json,
+            model, promptTokens, genTokens, runs, concurrency, requests, seed, image, resolution, threads, device, json,
         };
         cmd.SetAction(parse =>
         {
@@ -40,6 +43,13 @@ internal static class BenchCommand
                 if (clients < 1 || p < 1 || g < 1) throw new ArgumentException("--concurrency, --prompt-tokens and --gen-tokens must be ≥ 1.");
                 var report = ServingBench.Run(parse.GetValue(model)!, t, clients, parse.GetValue(requests) ?? 4 * clients, p, g, parse.GetValue(seed));
                 ServingBench.Print(report, parse.GetValue(json));
+                return 0;
+            }
+            if (parse.GetValue(image) is string imagePath)
+            {
+                if (p < 1) throw new ArgumentException("--prompt-tokens must be ≥ 1.");
+                using var vm = CommonOptions.Load(parse.GetValue(model)!, t, parse.GetValue(device)!, prefillChunk: p);
+                ImageBench.Print(ImageBench.Run(vm, imagePath, parse.GetValue(resolution), p, n, t), parse.GetValue(json));
                 return 0;
             }
             if (p < 1 || g < 2) throw new ArgumentException("--prompt-tokens must be ≥ 1 and --gen-tokens ≥ 2.");

@@ -60,13 +60,18 @@ public sealed record MultimodalLogits
 
 public sealed record ImageEmbedding(float[] Embedding, ImageReport Image);
 
+/// <summary>Where the time of one image goes, for benchmarks.</summary>
+/// <param name="EncoderFlops">Matrix-product FLOPs of the vision tower and projector for this image.</param>
+public sealed record VisionProfile(int Resolution, int Tokens, double PreprocessMs, double EncoderMs, double EncoderFlops);
+
 public sealed partial class AutoGlmModel
 {
     private readonly MultimodalModel? _multimodal;
     private readonly VisionEncoder? _llavaTower;
+    private readonly ClipModel? _clip;
 
-    /// <summary>Whether the model has a vision encoder (architectures open_autoglm and llava).</summary>
-    public bool SupportsImages => _multimodal is not null || _llavaTower is not null;
+    /// <summary>Whether the model has a vision encoder (architectures open_autoglm, llava and clip).</summary>
+    public bool SupportsImages => _multimodal is not null || _llavaTower is not null || _clip is not null;
 
     public MultimodalGenerationResult Generate(string prompt, IReadOnlyList<ImageInput> images, GenerationOptions? options = null,
         ImageRequestOptions? imageOptions = null, Action<GeneratedToken>? onToken = null, CancellationToken cancellationToken = default)
@@ -128,6 +133,12 @@ public sealed partial class AutoGlmModel
     /// <summary>z_img = normalize(W_ip · mean of the image's projected rows), for any decodable image (confidence reported beside it).</summary>
     public ImageEmbedding EmbedImage(ImageInput image, ImageRequestOptions? imageOptions = null)
     {
+        if (_clip is { } clip)
+        {
+            // CLIP: normalize(visual_projection · post_layernorm(CLS)) of the resized, centre-cropped image
+            var cropped = new ImagePreprocessor(clip.Config, imageOptions?.Limits).Preprocess(image, imageOptions?.Resolution);
+            return new ImageEmbedding(WithPool(pool => clip.ImageEmbedding(cropped.Patches, cropped.Grid, pool)), Report(cropped, cropped.Tokens + 1));
+        }
         var mm = RequireMultimodal();
         if (!mm.HasRetrieval) throw new InvalidOperationException("This model has no retrieval heads.");
         var pre = new ImagePreprocessor(mm.Config, imageOptions?.Limits).Preprocess(image, imageOptions?.Resolution);
@@ -143,14 +154,19 @@ public sealed partial class AutoGlmModel
 
     public float[] EmbedText(string text) => EmbedText(Encode(text));
 
-    /// <summary>z_txt = normalize(W_tp · mean over tokens of RMSNorm_final(h_L)), the decoder run on the text alone (no fusion, no imputer).</summary>
+    /// <summary>
+    /// z_txt = normalize(W_tp · mean over tokens of RMSNorm_final(h_L)), the decoder run on the text alone (no fusion, no imputer);
+    /// for CLIP, the text tower's state at the pooling position (see <see cref="ClipModel"/>).
+    /// </summary>
     public float[] EmbedText(IReadOnlyList<int> ids)
     {
-        var mm = RequireMultimodal();
-        if (!mm.HasRetrieval) throw new InvalidOperationException("This model has no retrieval heads.");
         ValidateIds(ids);
         if (ids.Count == 0) throw new ArgumentException("At least one token id is needed.", nameof(ids));
         if (ids.Count > ContextLength) throw new PromptTooLongException(ids.Count, ContextLength);
+        // CLIP: normalize(text_projection · final_layer_norm(h at the pooling position)), the causal text tower
+        if (_clip is { } clip) return WithPool(pool => clip.TextEmbedding(ids, pool));
+        var mm = RequireMultimodal();
+        if (!mm.HasRetrieval) throw new InvalidOperationException("This model has no retrieval heads.");
         var session = RentCpu(ids.Count);
         try
         {
@@ -161,7 +177,7 @@ public sealed partial class AutoGlmModel
             {
                 int n = Math.Min(state.MaxTokens, ids.Count - done);
                 for (int i = 0; i < n; i++) buffer[i] = ids[done + i];
-                _decoder.Forward(state, session.View, buffer.AsSpan(0, n), allPositions: false);
+                Decoder.Forward(state, session.View, buffer.AsSpan(0, n), allPositions: false);
                 // Forward leaves the chunk's last-layer residual stream in X
                 mm.AccumulateFinalNormed(state.X, n, sum);
                 done += n;
@@ -175,9 +191,27 @@ public sealed partial class AutoGlmModel
     /// <summary>exp(logit_scale) · z_img · z_txt.</summary>
     public float Similarity(ReadOnlySpan<float> imageEmbedding, ReadOnlySpan<float> textEmbedding)
     {
-        var mm = RequireMultimodal();
+        float logitScale = _clip?.LogitScale ?? RequireMultimodal().LogitScale;
         if (imageEmbedding.Length != textEmbedding.Length) throw new ArgumentException("The embeddings have different widths.");
-        return MathF.Exp(mm.LogitScale) * Kernels.Cpu.VectorMath.Dot(imageEmbedding, textEmbedding);
+        return MathF.Exp(logitScale) * Kernels.Cpu.VectorMath.Dot(imageEmbedding, textEmbedding);
+    }
+
+    /// <summary>
+    /// Preprocesses and encodes one image, timing each step: decode, statistics, resize and patchify, then the vision tower
+    /// and projector (CLIP: the tower and its pooled class row). Any model with a vision encoder.
+    /// </summary>
+    public VisionProfile ProfileImage(ImageInput image, ImageRequestOptions? imageOptions = null)
+    {
+        var preprocessor = _clip is { } c ? new ImagePreprocessor(c.Config, imageOptions?.Limits)
+            : _llavaTower is not null ? new ImagePreprocessor(Manifest.Llava!, imageOptions?.Limits)
+            : new ImagePreprocessor(RequireMultimodal().Config, imageOptions?.Limits);
+        var encoder = _clip?.Encoder ?? _llavaTower ?? _multimodal!.Encoder;
+        var clock = Stopwatch.StartNew();
+        var pre = preprocessor.Preprocess(image, imageOptions?.Resolution);
+        double preprocessMs = clock.Elapsed.TotalMilliseconds;
+        clock.Restart();
+        _ = WithPool(pool => _clip is null ? encoder.Encode(pre.Patches, pre.Grid, pool) : encoder.PooledClassRow(pre.Patches, pre.Grid, pool));
+        return new VisionProfile(pre.Resolution, pre.Tokens, preprocessMs, clock.Elapsed.TotalMilliseconds, encoder.MatmulFlops(pre.Grid));
     }
 
     private MultimodalModel RequireMultimodal() => _multimodal ??
@@ -189,6 +223,7 @@ public sealed partial class AutoGlmModel
     /// <summary>Preprocesses and encodes the images, imputes when none is usable, and builds the request's cross-attention cache.</summary>
     private VisualRequest PrepareVisual(IReadOnlyList<int> promptIds, IReadOnlyList<ImageInput> images, ImageRequestOptions? imageOptions)
     {
+        _ = Decoder; // CLIP: no generation or logits, with or without images
         if (_llavaTower is not null) return PrepareLlava(promptIds, images, imageOptions);
         var mm = RequireMultimodal();
         ArgumentNullException.ThrowIfNull(images);

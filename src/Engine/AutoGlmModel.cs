@@ -32,10 +32,11 @@ public sealed record ModelOptions
 public sealed partial class AutoGlmModel : IDisposable
 {
     private readonly ModelFile _file;
-    private readonly TextDecoder _decoder;
+    private readonly TextDecoder? _decoder; // null for CLIP, which has no decoder
     private readonly Backends.CudaTextDecoder? _cuda;
     private readonly ModelOptions _options;
     private readonly ConcurrentBag<Session> _idle = [];
+    private readonly ConcurrentBag<Kernels.Cpu.WorkerPool> _idlePools = [];
     private readonly int[] _endOfSequence;
     private readonly Lazy<Constraints.TokenTrie> _constraintTrie;
     private readonly Lazy<Chat.TokenizerChatConfig?> _chatConfig;
@@ -46,13 +47,14 @@ public sealed partial class AutoGlmModel : IDisposable
         _file = file;
         _options = options;
         Tokenizer = tokenizer;
-        _decoder = new TextDecoder(file);
+        _decoder = file.Manifest.Clip is null ? new TextDecoder(file) : null;
         _cuda = cuda;
         var text = file.Manifest.Text;
         ContextLength = Math.Min(options.ContextLength ?? text.MaxPositionEmbeddings, text.MaxPositionEmbeddings);
         _endOfSequence = file.Manifest.Tokens.Eos;
         _multimodal = file.Manifest.Multimodal is null ? null : new Vision.MultimodalModel(file);
         _llavaTower = file.Manifest.Llava is { } llava ? new Vision.VisionEncoder(file, llava, text.HiddenSize) : null;
+        _clip = file.Manifest.Clip is null ? null : new Vision.ClipModel(file);
         _constraintTrie = new(BuildConstraintTrie);
         _chatConfig = new(() => Chat.TokenizerChatConfig.Load(ReadBeside(file.Manifest.TokenizerConfigFile), ReadBeside(file.Manifest.ChatTemplateFile)));
     }
@@ -65,7 +67,8 @@ public sealed partial class AutoGlmModel : IDisposable
     /// <summary>End-of-sequence ids from the checkpoint.</summary>
     internal int[] EndOfSequenceIds => _endOfSequence;
 
-    internal TextDecoder Decoder => _decoder;
+    internal TextDecoder Decoder => _decoder ?? throw new NotSupportedException(
+        $"The model in '{_file.Directory}' ({Manifest.Architecture}) has no decoder: it embeds images and texts (EmbedImage, EmbedText, Similarity) but cannot generate or compute logits.");
 
     internal ModelOptions Options => _options;
 
@@ -127,10 +130,10 @@ public sealed partial class AutoGlmModel : IDisposable
     public string Device => _cuda?.DeviceName ?? "cpu";
 
     /// <summary>Weight bytes one decode step reads: the numerator of the memory-bandwidth bound.</summary>
-    public long WeightBytesPerToken => _decoder.WeightBytesPerToken;
+    public long WeightBytesPerToken => Decoder.WeightBytesPerToken;
 
     /// <summary>Matrix-product FLOPs of a forward over <paramref name="tokens"/> tokens.</summary>
-    public double MatmulFlops(int tokens) => _decoder.MatmulFlops(tokens);
+    public double MatmulFlops(int tokens) => Decoder.MatmulFlops(tokens);
 
     /// <summary>Tokenizes a prompt as the checkpoint's tokenizer does (BOS added when its post-processor adds one).</summary>
     public int[] Encode(string text) => RequireTokenizer().Encode(text);
@@ -225,10 +228,23 @@ public sealed partial class AutoGlmModel : IDisposable
         return s;
     }
 
+    /// <summary>Runs <paramref name="work"/> on an idle worker pool (CLIP's encoders need threads but no decoder session).</summary>
+    private T WithPool<T>(Func<Kernels.Cpu.WorkerPool, T> work)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (!_idlePools.TryTake(out var pool)) pool = new Kernels.Cpu.WorkerPool(_options.Threads);
+        try { return work(pool); }
+        finally
+        {
+            if (_disposed != 0) pool.Dispose();
+            else _idlePools.Add(pool);
+        }
+    }
+
     private CpuSession NewCpuSession()
     {
         var text = _file.Manifest.Text;
-        return new CpuSession(_decoder, new RunState(text, _options.PrefillChunk, _options.Threads), new KvCache(text.NumLayers, text.NumKvHeads, text.HeadDim));
+        return new CpuSession(Decoder, new RunState(text, _options.PrefillChunk, _options.Threads), new KvCache(text.NumLayers, text.NumKvHeads, text.HeadDim));
     }
 
     private void Return(Session s)
@@ -243,6 +259,7 @@ public sealed partial class AutoGlmModel : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         while (_idle.TryTake(out var s)) s.Dispose();
+        while (_idlePools.TryTake(out var pool)) pool.Dispose();
         _cuda?.Dispose();
         _file.Dispose();
     }
@@ -306,6 +323,7 @@ public sealed partial class AutoGlmModel : IDisposable
 
         public GenerationRun(AutoGlmModel model, IReadOnlyList<int> promptIds, GenerationOptions options, IFusionStep? fusion)
         {
+            _ = model.Decoder; // fails before any work on a model without a decoder
             _fusion = fusion;
             _prompt = model.PreparePrompt(promptIds, options);
             _model = model;
@@ -490,7 +508,7 @@ public sealed partial class AutoGlmModel : IDisposable
             {
                 int n = Math.Min(_chunk.Length, length - tokens.Count);
                 for (int i = 0; i < n; i++) _chunk[i] = sequence[tokens.Count + i];
-                _model._decoder.Forward(state, view, _chunk.AsSpan(0, n), allPositions: false);
+                _model.Decoder.Forward(state, view, _chunk.AsSpan(0, n), allPositions: false);
                 for (int i = 0; i < n; i++) tokens.Add(_chunk[i]);
             }
             _lastUse[target] = _clock;

@@ -33,6 +33,9 @@ public sealed class ModelManifest
     /// <summary>CLIP tower and projector; present exactly for <see cref="Architectures.Llava"/>.</summary>
     public LlavaConfig? Llava { get; set; }
 
+    /// <summary>CLIP dual encoders; present exactly for <see cref="Architectures.Clip"/>.</summary>
+    public ClipConfig? Clip { get; set; }
+
     /// <summary>Tokenizer file beside model.json (a Hugging Face <c>tokenizer.json</c>), or null to run from token ids.</summary>
     public string? TokenizerFile { get; set; }
 
@@ -115,6 +118,21 @@ public sealed class ModelManifest
             Require(v.ImageMean is { Length: 3 } && v.ImageStd is { Length: 3 } && v.ImageStd.All(x => x > 0), "llava image_mean/image_std need 3 values, std positive.");
         }
 
+        Require((Architecture == Architectures.Clip) == (Clip is not null),
+            $"architecture '{Architecture}' {(Clip is null ? "needs" : "must not have")} a clip section.");
+        if (Clip is { } clip)
+        {
+            var v = clip.Vision ?? throw new InvalidModelException($"{source}: no clip vision configuration.");
+            Require(v.HiddenSize > 0 && v.NumHeads > 0 && v.HiddenSize % v.NumHeads == 0 && v.IntermediateSize > 0 && v.NumLayers > 0 && v.PatchSize > 0
+                && v.BaseImageSize > 0 && v.BaseImageSize % v.PatchSize == 0, "clip vision sizes must be positive, hidden_size a multiple of heads, image_size of patch_size.");
+            Require(t.HiddenSize % t.NumHeads == 0 && t.HeadDim * t.NumHeads == t.HiddenSize && t.NumKvHeads == t.NumHeads, "clip text heads must split hidden_size evenly.");
+            Require(clip.ProjectionDim > 0, $"clip projection_dim {clip.ProjectionDim} must be positive.");
+            Require(double.IsFinite(clip.TextLayerNormEps) && clip.TextLayerNormEps > 0 && double.IsFinite(v.LayerNormEps) && v.LayerNormEps > 0, "clip layer_norm_eps must be positive.");
+            Require(ActivationNames.All.Contains(v.HiddenAct) && ActivationNames.All.Contains(t.HiddenAct), "unknown clip activation.");
+            Require(clip.PoolingTokenId is not int pool || (pool >= 0 && pool < t.VocabSize), $"clip pooling token {clip.PoolingTokenId} is outside the vocabulary.");
+            Require(v.ImageMean is { Length: 3 } && v.ImageStd is { Length: 3 } && v.ImageStd.All(x => x > 0), "clip image_mean/image_std need 3 values, std positive.");
+        }
+
         var tokens = Tokens ?? throw new InvalidModelException($"{source}: no special tokens.");
         foreach (int id in (tokens.Eos ?? []).Concat(tokens.Bos is int bos ? [bos] : []).Concat(tokens.Pad is int pad ? [pad] : []))
             Require(id >= 0 && id < t.VocabSize, $"special token id {id} is outside the vocabulary of {t.VocabSize}.");
@@ -171,8 +189,9 @@ public static class Architectures
     public const string Glm4 = "glm4";        // GLM-4-0414: Glm + sandwich norms
     public const string OpenAutoGlm = "open_autoglm"; // Llama decoder + vision encoder, fusion layers and heads
     public const string Llava = "llava";      // Llama decoder + CLIP tower; image features replace placeholder tokens
+    public const string Clip = "clip";        // CLIPModel dual encoders: embeddings and similarity, no decoder
 
-    public static IReadOnlyList<string> All { get; } = [Llama, Qwen2, Glm, Glm4, OpenAutoGlm, Llava];
+    public static IReadOnlyList<string> All { get; } = [Llama, Qwen2, Glm, Glm4, OpenAutoGlm, Llava, Clip];
 }
 
 /// <summary>RoPE pairing inside the rotary part of a head.</summary>

@@ -101,3 +101,24 @@ public sealed class LlavaConfig
     /// <summary>Keep the class-token row (vision_feature_select_strategy "full") instead of dropping it ("default").</summary>
     public bool KeepClassToken { get; set; }
 }
+
+/// <summary>
+/// CLIPModel dual encoders (architecture <see cref="Architectures.Clip"/>): the CLIP vision tower (class token, pre- and
+/// post-LayerNorm) with <c>visual_projection</c>, and the causal text transformer with <c>text_projection</c>. The manifest's
+/// <see cref="ModelManifest.Text"/> holds the text tower's sizes (vocabulary, width, MLP width, layers, heads, context);
+/// its rotary and RMSNorm fields are unused.
+/// </summary>
+public sealed class ClipConfig
+{
+    /// <summary>CLIP vision tower: BaseImageSize is the crop size; every stored block runs.</summary>
+    public VisionConfig Vision { get; set; } = new();
+    /// <summary>LayerNorm epsilon of the text tower.</summary>
+    public double TextLayerNormEps { get; set; } = 1e-5;
+    /// <summary>Width of the shared embedding space (<c>projection_dim</c>).</summary>
+    public int ProjectionDim { get; set; }
+    /// <summary>
+    /// Text pooling position: the first occurrence of this id; null pools at the highest token id (original CLIP, whose
+    /// configs say eos_token_id 2, as Transformers reads them).
+    /// </summary>
+    public int? PoolingTokenId { get; set; }
+}

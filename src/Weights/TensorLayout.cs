@@ -12,6 +12,7 @@ public static class TensorLayout
         var specs = Required(manifest.Text);
         if (manifest.Multimodal is { } mm) return [.. specs, .. Multimodal(manifest.Text, mm)];
         if (manifest.Llava is { } llava) return [.. specs, .. Llava(manifest.Text, llava)];
+        if (manifest.Clip is { } clip) return Clip(manifest.Text, clip); // no decoder
         return specs;
     }
 
@@ -37,22 +38,54 @@ public static class TensorLayout
         return specs;
     }
 
-    private static IEnumerable<TensorSpec> VisionBlock(int i, VisionConfig v)
+    /// <summary>
+    /// CLIPModel: the CLIP vision tower with post-LayerNorm and its projection, the text tower (token and position embeddings,
+    /// blocks, final LayerNorm) and its projection, and the logit scale.
+    /// </summary>
+    public static IReadOnlyList<TensorSpec> Clip(TextConfig text, ClipConfig clip)
     {
-        long dv = v.HiddenSize, fv = v.IntermediateSize;
+        var v = clip.Vision;
+        long d = text.HiddenSize, dv = v.HiddenSize, grid = v.BaseGrid, e = clip.ProjectionDim;
         const string F16 = TensorDTypes.F16, F32 = TensorDTypes.F32;
-        yield return new(TensorNames.VisionNorm1(i), F32, [dv]);
-        yield return new(TensorNames.VisionNorm1Bias(i), F32, [dv]);
-        yield return new(TensorNames.VisionQkv(i), F16, [3 * dv, dv]);
-        yield return new(TensorNames.VisionQkvBias(i), F32, [3 * dv]);
-        yield return new(TensorNames.VisionAttnOut(i), F16, [dv, dv]);
-        yield return new(TensorNames.VisionAttnOutBias(i), F32, [dv]);
-        yield return new(TensorNames.VisionNorm2(i), F32, [dv]);
-        yield return new(TensorNames.VisionNorm2Bias(i), F32, [dv]);
-        yield return new(TensorNames.VisionFfnUp(i), F16, [fv, dv]);
-        yield return new(TensorNames.VisionFfnUpBias(i), F32, [fv]);
-        yield return new(TensorNames.VisionFfnDown(i), F16, [dv, fv]);
-        yield return new(TensorNames.VisionFfnDownBias(i), F32, [dv]);
+        var specs = new List<TensorSpec>
+        {
+            new(TensorNames.VisionPatchEmbed, F16, [dv, v.PatchValues]),
+            new(TensorNames.VisionClassEmbed, F32, [dv]),
+            new(TensorNames.VisionPosEmbed, F32, [grid * grid + 1, dv]),
+            new(TensorNames.VisionPreNorm, F32, [dv]),
+            new(TensorNames.VisionPreNormBias, F32, [dv]),
+        };
+        for (int i = 0; i < v.NumLayers; i++) specs.AddRange(Block(TensorNames.VisionBlock(i), dv, v.IntermediateSize));
+        specs.Add(new(TensorNames.VisionPostNorm, F32, [dv]));
+        specs.Add(new(TensorNames.VisionPostNormBias, F32, [dv]));
+        specs.Add(new(TensorNames.TextTowerTokenEmbed, F16, [text.VocabSize, d]));
+        specs.Add(new(TensorNames.TextTowerPosEmbed, F32, [text.MaxPositionEmbeddings, d]));
+        for (int i = 0; i < text.NumLayers; i++) specs.AddRange(Block(TensorNames.TextTowerBlock(i), d, text.IntermediateSize));
+        specs.Add(new(TensorNames.TextTowerFinalNorm, F32, [d]));
+        specs.Add(new(TensorNames.TextTowerFinalNormBias, F32, [d]));
+        specs.Add(new(TensorNames.RetrievalImageProj, F16, [e, dv]));
+        specs.Add(new(TensorNames.RetrievalTextProj, F16, [e, d]));
+        specs.Add(new(TensorNames.RetrievalLogitScale, F32, [1]));
+        return specs;
+    }
+
+    private static IEnumerable<TensorSpec> VisionBlock(int i, VisionConfig v) => Block(TensorNames.VisionBlock(i), v.HiddenSize, v.IntermediateSize);
+
+    private static IEnumerable<TensorSpec> Block(LayerNormBlockNames b, long width, long mlpWidth)
+    {
+        const string F16 = TensorDTypes.F16, F32 = TensorDTypes.F32;
+        yield return new(b.Norm1, F32, [width]);
+        yield return new(b.Norm1Bias, F32, [width]);
+        yield return new(b.Qkv, F16, [3 * width, width]);
+        yield return new(b.QkvBias, F32, [3 * width]);
+        yield return new(b.Out, F16, [width, width]);
+        yield return new(b.OutBias, F32, [width]);
+        yield return new(b.Norm2, F32, [width]);
+        yield return new(b.Norm2Bias, F32, [width]);
+        yield return new(b.Up, F16, [mlpWidth, width]);
+        yield return new(b.UpBias, F32, [mlpWidth]);
+        yield return new(b.Down, F16, [width, mlpWidth]);
+        yield return new(b.DownBias, F32, [width]);
     }
 
     public static IReadOnlyList<TensorSpec> Multimodal(TextConfig text, MultimodalConfig mm)

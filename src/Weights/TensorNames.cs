@@ -40,22 +40,22 @@ public static class TensorNames
     /// <summary>[G·G, d_v] F32, row r·G + c = grid cell (r, c); kept F32 because it is resampled, not multiplied.</summary>
     public const string VisionPosEmbed = "v.pos_embd";
     /// <summary>[d_v] F32 LayerNorm weight / bias.</summary>
-    public static string VisionNorm1(int layer) => $"v.blk.{layer}.ln1";
-    public static string VisionNorm1Bias(int layer) => $"v.blk.{layer}.ln1_bias";
-    public static string VisionNorm2(int layer) => $"v.blk.{layer}.ln2";
-    public static string VisionNorm2Bias(int layer) => $"v.blk.{layer}.ln2_bias";
+    public static string VisionNorm1(int layer) => VisionBlock(layer).Norm1;
+    public static string VisionNorm1Bias(int layer) => VisionBlock(layer).Norm1Bias;
+    public static string VisionNorm2(int layer) => VisionBlock(layer).Norm2;
+    public static string VisionNorm2Bias(int layer) => VisionBlock(layer).Norm2Bias;
     /// <summary>[3·d_v, d_v] F16: q rows, k rows, v rows; bias [3·d_v] F32.</summary>
-    public static string VisionQkv(int layer) => $"v.blk.{layer}.attn_qkv";
-    public static string VisionQkvBias(int layer) => $"v.blk.{layer}.attn_qkv_bias";
+    public static string VisionQkv(int layer) => VisionBlock(layer).Qkv;
+    public static string VisionQkvBias(int layer) => VisionBlock(layer).QkvBias;
     /// <summary>[d_v, d_v] F16; bias [d_v] F32.</summary>
-    public static string VisionAttnOut(int layer) => $"v.blk.{layer}.attn_out";
-    public static string VisionAttnOutBias(int layer) => $"v.blk.{layer}.attn_out_bias";
+    public static string VisionAttnOut(int layer) => VisionBlock(layer).Out;
+    public static string VisionAttnOutBias(int layer) => VisionBlock(layer).OutBias;
     /// <summary>[f_v, d_v] F16; bias [f_v] F32.</summary>
-    public static string VisionFfnUp(int layer) => $"v.blk.{layer}.ffn_up";
-    public static string VisionFfnUpBias(int layer) => $"v.blk.{layer}.ffn_up_bias";
+    public static string VisionFfnUp(int layer) => VisionBlock(layer).Up;
+    public static string VisionFfnUpBias(int layer) => VisionBlock(layer).UpBias;
     /// <summary>[d_v, f_v] F16; bias [d_v] F32.</summary>
-    public static string VisionFfnDown(int layer) => $"v.blk.{layer}.ffn_down";
-    public static string VisionFfnDownBias(int layer) => $"v.blk.{layer}.ffn_down_bias";
+    public static string VisionFfnDown(int layer) => VisionBlock(layer).Down;
+    public static string VisionFfnDownBias(int layer) => VisionBlock(layer).DownBias;
     /// <summary>[d_v] F32.</summary>
     public const string VisionPostNorm = "v.post_ln";
     public const string VisionPostNormBias = "v.post_ln_bias";
@@ -85,7 +85,7 @@ public static class TensorNames
     public const string ImputerFc2 = "imputer.fc2";
     public const string ImputerFc2Bias = "imputer.fc2_bias";
 
-    /// <summary>[e, D] F16 each; logit scale [1] F32.</summary>
+    /// <summary>[e, D] F16 each (CLIP: image [e, d_v], text [e, D_text]); logit scale [1] F32.</summary>
     public const string RetrievalImageProj = "retrieval.image_proj";
     public const string RetrievalTextProj = "retrieval.text_proj";
     public const string RetrievalLogitScale = "retrieval.logit_scale";
@@ -99,4 +99,37 @@ public static class TensorNames
     /// <summary>[d_v] F32: CLIP's LayerNorm before the first block (LLaVA).</summary>
     public const string VisionPreNorm = "v.pre_ln";
     public const string VisionPreNormBias = "v.pre_ln_bias";
+
+    // CLIP text tower (t.): learned positions and pre-LayerNorm blocks with a causal mask.
+
+    /// <summary>[V, D] F16 token embeddings of the CLIP text tower.</summary>
+    public const string TextTowerTokenEmbed = "t.token_embd";
+    /// <summary>[P, D] F32 position table of the CLIP text tower.</summary>
+    public const string TextTowerPosEmbed = "t.pos_embd";
+    /// <summary>[D] F32 final LayerNorm of the CLIP text tower.</summary>
+    public const string TextTowerFinalNorm = "t.final_ln";
+    public const string TextTowerFinalNormBias = "t.final_ln_bias";
+
+    /// <summary>The twelve tensors of vision block <paramref name="layer"/> (v.blk.N.*).</summary>
+    public static LayerNormBlockNames VisionBlock(int layer) => new(layer, "v");
+    /// <summary>The twelve tensors of CLIP text block <paramref name="layer"/> (t.blk.N.*), laid out as a vision block.</summary>
+    public static LayerNormBlockNames TextTowerBlock(int layer) => new(layer, "t");
+}
+
+/// <summary>Names of one pre-LayerNorm transformer block (ViT, CLIP text tower) under a tower prefix; shapes as the Vision* names.</summary>
+public sealed record LayerNormBlockNames(int Layer, string Tower)
+{
+    private string Name(string part) => $"{Tower}.blk.{Layer}.{part}";
+    public string Norm1 => Name("ln1");
+    public string Norm1Bias => Name("ln1_bias");
+    public string Qkv => Name("attn_qkv");
+    public string QkvBias => Name("attn_qkv_bias");
+    public string Out => Name("attn_out");
+    public string OutBias => Name("attn_out_bias");
+    public string Norm2 => Name("ln2");
+    public string Norm2Bias => Name("ln2_bias");
+    public string Up => Name("ffn_up");
+    public string UpBias => Name("ffn_up_bias");
+    public string Down => Name("ffn_down");
+    public string DownBias => Name("ffn_down_bias");
 }

@@ -73,6 +73,16 @@ public class MultimodalCliTests
         Assert.True(retrieve.Code == 0, retrieve.Err);
         using (var doc = JsonDocument.Parse(retrieve.Out)) Assert.Equal(1, doc.RootElement.GetProperty("results").GetArrayLength());
 
+        var bench = Run("bench", "-m", dir.Combine("model"), "--image", png, "--resolution", "16", "--prompt-tokens", "4", "--runs", "1", "--json", "-t", "1");
+        Assert.True(bench.Code == 0, bench.Err);
+        using (var doc = JsonDocument.Parse(bench.Out))
+        {
+            Assert.Equal(16, doc.RootElement.GetProperty("image_tokens").GetInt32());
+            Assert.True(doc.RootElement.GetProperty("vision_encoder_ms").GetDouble() > 0);
+            Assert.True(doc.RootElement.GetProperty("ttft_ms").GetDouble() > 0);
+            Assert.InRange(doc.RootElement.GetProperty("vision_encoder_fma_fraction").GetDouble(), 1e-6, 10);
+        }
+
         File.WriteAllBytes(dir.Combine("bad.png"), [0x89, 0x50, 0x4E, 0x47]);
         var bad = Run("generate", "-m", dir.Combine("model"), "--ids", "1", "--image", dir.Combine("bad.png"), "-n", "1");
         Assert.Equal(1, bad.Code);
@@ -93,5 +103,53 @@ public class MultimodalCliTests
         Assert.Equal(16, doc.RootElement.GetProperty("images")[0].GetProperty("tokens").GetInt32());
         Assert.Equal(18, doc.RootElement.GetProperty("prompt_tokens").GetInt32());
         Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("task_class").ValueKind);
+    }
+
+    [Fact]
+    public void EmbedAndRetrieveRunClip()
+    {
+        using var dir = new TempDirectory();
+        string tokenizer = TinyTokenizer.Write(dir.Combine("tokenizer.json"));
+        TinyCheckpoint.Write(dir.Combine("hf"), new TinyCheckpointSpec
+        {
+            Architecture = TinyCheckpoint.ClipArchitecture, VocabSize = TinyTokenizer.VocabSize, BosTokenId = TinyTokenizer.Bos,
+            EosTokenIds = [TinyTokenizer.Eos], TokenizerJsonPath = tokenizer,
+        });
+        HfConverter.Convert(dir.Combine("hf"), dir.Combine("model"), new ConvertOptions());
+        Directory.CreateDirectory(dir.Combine("gallery"));
+        for (int k = 0; k < 2; k++)
+        {
+            using var img = new Image<Rgb24>(24 + 8 * k, 16, new Rgb24((byte)(40 * k), 120, 200));
+            img.SaveAsPng(dir.Combine("gallery", $"{k}.png"));
+        }
+
+        var embedImage = Run("embed", "-m", dir.Combine("model"), "--image", dir.Combine("gallery", "0.png"), "--json", "-t", "1");
+        Assert.True(embedImage.Code == 0, embedImage.Err);
+        using (var doc = JsonDocument.Parse(embedImage.Out))
+        {
+            var e = doc.RootElement.GetProperty("embedding").EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            Assert.Equal(16, e.Length);
+            Assert.Equal(1.0, Math.Sqrt(e.Sum(v => v * v)), 1e-4);
+            Assert.Equal(16, doc.RootElement.GetProperty("resolution").GetInt32());
+        }
+        var embedText = Run("embed", "-m", dir.Combine("model"), "--text", "a photo", "--json", "-t", "1");
+        Assert.True(embedText.Code == 0, embedText.Err);
+        using (var doc = JsonDocument.Parse(embedText.Out)) Assert.Equal(16, doc.RootElement.GetProperty("embedding").GetArrayLength());
+
+        var retrieve = Run("retrieve", "-m", dir.Combine("model"), "--gallery", dir.Combine("gallery"), "--query", "a photo", "--top", "2", "--json", "-t", "1");
+        Assert.True(retrieve.Code == 0, retrieve.Err);
+        using (var doc = JsonDocument.Parse(retrieve.Out)) Assert.Equal(2, doc.RootElement.GetProperty("results").GetArrayLength());
+
+        var generate = Run("generate", "-m", dir.Combine("model"), "--ids", "1,2", "-n", "1");
+        Assert.Equal(1, generate.Code);
+        Assert.Contains("no decoder", generate.Err);
+
+        var bench = Run("bench", "-m", dir.Combine("model"), "--image", dir.Combine("gallery", "1.png"), "--runs", "1", "--json", "-t", "1");
+        Assert.True(bench.Code == 0, bench.Err);
+        using (var doc = JsonDocument.Parse(bench.Out))
+        {
+            Assert.Equal(16, doc.RootElement.GetProperty("image_tokens").GetInt32());
+            Assert.False(doc.RootElement.TryGetProperty("ttft_ms", out _));
+        }
     }
 }

@@ -128,6 +128,7 @@ public static class TinyCheckpoint
     /// <summary>The HF tensors of <paramref name="spec"/>'s family, with shapes, in checkpoint order.</summary>
     public static List<(string Name, long[] Shape)> TensorShapes(TinyCheckpointSpec spec)
     {
+        if (spec.Architecture == ClipArchitecture) return ClipShapes(spec);
         var (qkvBias, outputBias, fusedGateUp, sandwich) = Flags(spec);
         long d = spec.HiddenSize, v = spec.VocabSize, ff = spec.IntermediateSize;
         long headDim = spec.HeadDim ?? spec.HiddenSize / spec.NumHeads;
@@ -172,6 +173,68 @@ public static class TinyCheckpoint
 
     public const string OpenAutoGlmArchitecture = "OpenAutoGlmForConditionalGeneration";
     public const string LlavaArchitecture = "LlavaForConditionalGeneration";
+    /// <summary>CLIPModel: text tower from the decoder sizes (vocab, hidden, heads, MLP, layers, max positions), vision tower from
+    /// <see cref="TinyCheckpointSpec.Vision"/>, projection_dim = its retrieval width, text eos_token_id = EosTokenIds[0].</summary>
+    public const string ClipArchitecture = "CLIPModel";
+
+    private static List<(string, long[])> ClipShapes(TinyCheckpointSpec spec)
+    {
+        var vs = spec.Vision;
+        long d = spec.HiddenSize, dv = vs.HiddenSize, p = vs.PatchSize, grid = vs.BaseImageSize / vs.PatchSize, e = vs.RetrievalWidth;
+        var shapes = new List<(string, long[])>();
+        void Layers(string prefix, int layers, long w, long f)
+        {
+            for (int i = 0; i < layers; i++)
+            {
+                string b = $"{prefix}encoder.layers.{i}.";
+                foreach (var m in new[] { "q", "k", "v", "out" }) { shapes.Add((b + $"self_attn.{m}_proj.weight", [w, w])); shapes.Add((b + $"self_attn.{m}_proj.bias", [w])); }
+                shapes.Add((b + "layer_norm1.weight", [w])); shapes.Add((b + "layer_norm1.bias", [w]));
+                shapes.Add((b + "mlp.fc1.weight", [f, w])); shapes.Add((b + "mlp.fc1.bias", [f]));
+                shapes.Add((b + "mlp.fc2.weight", [w, f])); shapes.Add((b + "mlp.fc2.bias", [w]));
+                shapes.Add((b + "layer_norm2.weight", [w])); shapes.Add((b + "layer_norm2.bias", [w]));
+            }
+        }
+        shapes.Add(("text_model.embeddings.token_embedding.weight", [spec.VocabSize, d]));
+        shapes.Add(("text_model.embeddings.position_embedding.weight", [spec.MaxPositionEmbeddings, d]));
+        Layers("text_model.", spec.NumLayers, d, spec.IntermediateSize);
+        shapes.Add(("text_model.final_layer_norm.weight", [d])); shapes.Add(("text_model.final_layer_norm.bias", [d]));
+        shapes.Add(("vision_model.embeddings.class_embedding", [dv]));
+        shapes.Add(("vision_model.embeddings.patch_embedding.weight", [dv, 3, p, p]));
+        shapes.Add(("vision_model.embeddings.position_embedding.weight", [grid * grid + 1, dv]));
+        shapes.Add(("vision_model.pre_layrnorm.weight", [dv])); shapes.Add(("vision_model.pre_layrnorm.bias", [dv]));
+        Layers("vision_model.", vs.NumLayers, dv, vs.IntermediateSize);
+        shapes.Add(("vision_model.post_layernorm.weight", [dv])); shapes.Add(("vision_model.post_layernorm.bias", [dv]));
+        shapes.Add(("visual_projection.weight", [e, dv]));
+        shapes.Add(("text_projection.weight", [e, d]));
+        shapes.Add(("logit_scale", []));
+        return shapes;
+    }
+
+    private static JsonObject ClipConfig(TinyCheckpointSpec spec)
+    {
+        var vs = spec.Vision;
+        return new JsonObject
+        {
+            ["architectures"] = new JsonArray(ClipArchitecture),
+            ["model_type"] = "clip",
+            ["projection_dim"] = vs.RetrievalWidth,
+            ["text_config"] = new JsonObject
+            {
+                ["model_type"] = "clip_text_model",
+                ["vocab_size"] = spec.VocabSize, ["hidden_size"] = spec.HiddenSize, ["intermediate_size"] = spec.IntermediateSize,
+                ["num_hidden_layers"] = spec.NumLayers, ["num_attention_heads"] = spec.NumHeads, ["max_position_embeddings"] = spec.MaxPositionEmbeddings,
+                ["hidden_act"] = "quick_gelu", ["layer_norm_eps"] = spec.RmsNormEps,
+                ["bos_token_id"] = spec.BosTokenId, ["eos_token_id"] = spec.EosTokenIds[0], ["pad_token_id"] = 0,
+            },
+            ["vision_config"] = new JsonObject
+            {
+                ["model_type"] = "clip_vision_model",
+                ["hidden_size"] = vs.HiddenSize, ["intermediate_size"] = vs.IntermediateSize, ["num_hidden_layers"] = vs.NumLayers,
+                ["num_attention_heads"] = vs.NumHeads, ["patch_size"] = vs.PatchSize, ["image_size"] = vs.BaseImageSize,
+                ["layer_norm_eps"] = vs.LayerNormEps, ["hidden_act"] = "quick_gelu",
+            },
+        };
+    }
 
     /// <summary>The HF name of a Llama-layout decoder tensor (model.*, lm_head.weight) in <paramref name="spec"/>'s checkpoint.</summary>
     public static string DecoderName(TinyCheckpointSpec spec, string llamaName)
@@ -265,6 +328,7 @@ public static class TinyCheckpoint
     {
         if (spec.Architecture == OpenAutoGlmArchitecture) return MultimodalConfig(spec);
         if (spec.Architecture == LlavaArchitecture) return LlavaConfig(spec);
+        if (spec.Architecture == ClipArchitecture) return ClipConfig(spec);
         return TextConfig(spec);
     }
 

@@ -42,6 +42,10 @@ public sealed class ImagePreprocessor
     public ImagePreprocessor(LlavaConfig config, ImageDecodeLimits? limits = null)
         : this(config.Vision, null, double.NegativeInfinity, limits) { }
 
+    /// <summary>CLIPModel: as LLaVA-1.5, CLIPImageProcessor's shortest-side resize, centre crop and mean/std.</summary>
+    public ImagePreprocessor(ClipConfig config, ImageDecodeLimits? limits = null)
+        : this(config.Vision, null, double.NegativeInfinity, limits) { }
+
     private ImagePreprocessor(VisionConfig vision, AdaptiveResolution? adaptive, double minConfidence, ImageDecodeLimits? limits)
     {
         _vision = vision;

@@ -16,21 +16,27 @@ internal sealed unsafe class VisionEncoder
     private readonly VisionConfig _v;
     private readonly string _projectorAct;
     private readonly int _d;
-    private readonly Half* _patch, _fc1, _fc2;
+    private readonly Half* _patch, _fc1, _fc2; // projector null for CLIPModel
     private readonly float* _patchBias, _posEmbed, _postNorm, _postNormBias, _fc1Bias, _fc2Bias;
-    private readonly float* _classEmbed, _preNorm, _preNormBias; // CLIP (LLaVA) only
+    private readonly float* _classEmbed, _preNorm, _preNormBias; // CLIP (LLaVA, CLIPModel) only
     private readonly bool _keepClassRow;
-    private readonly Block[] _blocks;
+    private readonly LayerNormBlock[] _blocks;
 
     /// <summary>LLaVA's CLIP tower: class token, pre-LayerNorm, the blocks up to the feature layer, no post-norm, no patch bias.</summary>
-    public VisionEncoder(ModelFile file, LlavaConfig llava, int decoderWidth) : this(file, llava.Vision, llava.ProjectorHiddenAct, llava.FeatureLayers, decoderWidth, clip: true)
+    public VisionEncoder(ModelFile file, LlavaConfig llava, int decoderWidth)
+        : this(file, llava.Vision, llava.ProjectorHiddenAct, llava.FeatureLayers, decoderWidth, clip: true, postNorm: false, projector: true)
     {
         _keepClassRow = llava.KeepClassToken;
     }
 
-    public VisionEncoder(ModelFile file, MultimodalConfig mm, int decoderWidth) : this(file, mm.Vision, mm.ProjectorHiddenAct, mm.Vision.NumLayers, decoderWidth, clip: false) { }
+    public VisionEncoder(ModelFile file, MultimodalConfig mm, int decoderWidth)
+        : this(file, mm.Vision, mm.ProjectorHiddenAct, mm.Vision.NumLayers, decoderWidth, clip: false, postNorm: true, projector: true) { }
 
-    private VisionEncoder(ModelFile file, VisionConfig vision, string projectorAct, int layers, int decoderWidth, bool clip)
+    /// <summary>CLIPModel's vision tower: every block and the post-LayerNorm of the class row; no projector (see <see cref="PooledClassRow"/>).</summary>
+    public VisionEncoder(ModelFile file, ClipConfig clip)
+        : this(file, clip.Vision, "", clip.Vision.NumLayers, decoderWidth: 0, clip: true, postNorm: true, projector: false) { }
+
+    private VisionEncoder(ModelFile file, VisionConfig vision, string projectorAct, int layers, int decoderWidth, bool clip, bool postNorm, bool projector)
     {
         _v = vision;
         _projectorAct = projectorAct;
@@ -45,78 +51,35 @@ internal sealed unsafe class VisionEncoder
             _preNorm = F(TensorNames.VisionPreNorm);
             _preNormBias = F(TensorNames.VisionPreNormBias);
         }
-        else
+        else _patchBias = F(TensorNames.VisionPatchEmbedBias);
+        if (postNorm)
         {
-            _patchBias = F(TensorNames.VisionPatchEmbedBias);
             _postNorm = F(TensorNames.VisionPostNorm);
             _postNormBias = F(TensorNames.VisionPostNormBias);
         }
-        _fc1 = H(TensorNames.ProjectorFc1);
-        _fc1Bias = F(TensorNames.ProjectorFc1Bias);
-        _fc2 = H(TensorNames.ProjectorFc2);
-        _fc2Bias = F(TensorNames.ProjectorFc2Bias);
-        _blocks = new Block[layers];
-        for (int i = 0; i < _blocks.Length; i++)
-            _blocks[i] = new Block
-            {
-                Norm1 = F(TensorNames.VisionNorm1(i)), Norm1Bias = F(TensorNames.VisionNorm1Bias(i)),
-                Qkv = H(TensorNames.VisionQkv(i)), QkvBias = F(TensorNames.VisionQkvBias(i)),
-                Out = H(TensorNames.VisionAttnOut(i)), OutBias = F(TensorNames.VisionAttnOutBias(i)),
-                Norm2 = F(TensorNames.VisionNorm2(i)), Norm2Bias = F(TensorNames.VisionNorm2Bias(i)),
-                Up = H(TensorNames.VisionFfnUp(i)), UpBias = F(TensorNames.VisionFfnUpBias(i)),
-                Down = H(TensorNames.VisionFfnDown(i)), DownBias = F(TensorNames.VisionFfnDownBias(i)),
-            };
+        if (projector)
+        {
+            _fc1 = H(TensorNames.ProjectorFc1);
+            _fc1Bias = F(TensorNames.ProjectorFc1Bias);
+            _fc2 = H(TensorNames.ProjectorFc2);
+            _fc2Bias = F(TensorNames.ProjectorFc2Bias);
+        }
+        _blocks = new LayerNormBlock[layers];
+        for (int i = 0; i < _blocks.Length; i++) _blocks[i] = new LayerNormBlock(file, TensorNames.VisionBlock(i));
     }
 
     /// <summary>Projected rows V' [grid², D] of one preprocessed image.</summary>
     public float[] Encode(ReadOnlySpan<float> patches, int grid, WorkerPool pool)
     {
+        if (_fc1 == null) throw new InvalidOperationException("This vision tower has no projector.");
+        var x = Tower(patches, grid, pool);
         bool cls = _classEmbed != null;
-        int patchRows = grid * grid, n = patchRows + (cls ? 1 : 0), dv = _v.HiddenSize, fv = _v.IntermediateSize, heads = _v.NumHeads, hd = dv / heads;
-        float eps = (float)_v.LayerNormEps;
-        var x = new float[n * dv];
-        var norm = new float[n * dv];
-        var qkv = new float[n * 3 * dv];
-        var attn = new float[n * dv];
-        var proj = new float[n * dv];
-        var ff = new float[n * fv];
-
-        var patchPart = x.AsSpan(cls ? dv : 0);
-        MatMul.Multiply(patches, patchRows, _v.PatchValues, _patch, dv, patchPart, pool);
-        if (_patchBias != null) VectorOps.AddBias(patchPart, patchRows, new ReadOnlySpan<float>(_patchBias, dv));
-        if (cls)
-        {
-            // CLIP: the class row first, and a position table with one row per patch of the fixed grid plus one for it
-            if (grid != _v.BaseGrid) throw new ArgumentException($"CLIP needs the {_v.BaseImageSize}×{_v.BaseImageSize} crop, got grid {grid}.");
-            new ReadOnlySpan<float>(_classEmbed, dv).CopyTo(x);
-            VectorOps.Add(x, new ReadOnlySpan<float>(_posEmbed, n * dv));
-            LayerNorm.Forward(x, new ReadOnlySpan<float>(_preNorm, dv), new ReadOnlySpan<float>(_preNormBias, dv), eps, x, n);
-        }
-        else VectorOps.Add(x, PositionTable(grid));
-
-        foreach (ref readonly var b in _blocks.AsSpan())
-        {
-            LayerNorm.Forward(x, new ReadOnlySpan<float>(b.Norm1, dv), new ReadOnlySpan<float>(b.Norm1Bias, dv), eps, norm, n);
-            MatMul.Multiply(norm, n, dv, b.Qkv, 3 * dv, qkv, pool);
-            VectorOps.AddBias(qkv, n, new ReadOnlySpan<float>(b.QkvBias, 3 * dv));
-            fixed (float* pq = qkv, pa = attn)
-                DenseAttention.Forward(pq, n, 3 * dv, pq + dv, pq + 2 * dv, n, 3 * dv, heads, hd, pa, dv, pool);
-            MatMul.Multiply(attn, n, dv, b.Out, dv, proj, pool);
-            VectorOps.AddBias(proj, n, new ReadOnlySpan<float>(b.OutBias, dv));
-            VectorOps.Add(x, proj);
-
-            LayerNorm.Forward(x, new ReadOnlySpan<float>(b.Norm2, dv), new ReadOnlySpan<float>(b.Norm2Bias, dv), eps, norm, n);
-            MatMul.Multiply(norm, n, dv, b.Up, fv, ff, pool);
-            VectorOps.AddBias(ff, n, new ReadOnlySpan<float>(b.UpBias, fv));
-            VisionActivations.Apply(_v.HiddenAct, ff);
-            MatMul.Multiply(ff, n, fv, b.Down, dv, proj, pool);
-            VectorOps.AddBias(proj, n, new ReadOnlySpan<float>(b.DownBias, dv));
-            VectorOps.Add(x, proj);
-        }
+        int dv = _v.HiddenSize, n = x.Length / dv, patchRows = grid * grid;
         ReadOnlySpan<float> features = x;
         if (_postNorm != null)
         {
-            LayerNorm.Forward(x, new ReadOnlySpan<float>(_postNorm, dv), new ReadOnlySpan<float>(_postNormBias, dv), eps, norm, n);
+            var norm = new float[n * dv];
+            LayerNorm.Forward(x, new ReadOnlySpan<float>(_postNorm, dv), new ReadOnlySpan<float>(_postNormBias, dv), (float)_v.LayerNormEps, norm, n);
             features = norm;
         }
         if (cls && !_keepClassRow)
@@ -133,6 +96,53 @@ internal sealed unsafe class VisionEncoder
         MatMul.Multiply(hidden, n, _d, _fc2, _d, output, pool);
         VectorOps.AddBias(output, n, new ReadOnlySpan<float>(_fc2Bias, _d));
         return output;
+    }
+
+    /// <summary>CLIPModel's pooled output [d_v]: the class row after every block, post-LayerNormed.</summary>
+    public float[] PooledClassRow(ReadOnlySpan<float> patches, int grid, WorkerPool pool)
+    {
+        int dv = _v.HiddenSize;
+        var x = Tower(patches, grid, pool);
+        var pooled = new float[dv];
+        LayerNorm.Forward(x.AsSpan(0, dv), new ReadOnlySpan<float>(_postNorm, dv), new ReadOnlySpan<float>(_postNormBias, dv), (float)_v.LayerNormEps, pooled);
+        return pooled;
+    }
+
+    /// <summary>Matrix-product FLOPs of one image at grid g: patch embedding, every block (attention products included) and the projector.</summary>
+    public double MatmulFlops(int grid)
+    {
+        double patches = (double)grid * grid, n = patches + (_classEmbed != null ? 1 : 0), dv = _v.HiddenSize, fv = _v.IntermediateSize;
+        double block = 2 * n * dv * (3 * dv + dv + 2 * fv) + 4 * n * n * dv; // qkv, out, up, down; QKᵀ and AV
+        double projectorRows = _classEmbed != null && !_keepClassRow ? patches : n;
+        double projector = _fc1 == null ? 0 : 2 * projectorRows * _d * (dv + _d);
+        return 2 * patches * _v.PatchValues * dv + _blocks.Length * block + projector;
+    }
+
+    /// <summary>Embeddings and every block: the tower's last hidden state [n, d_v] (class row first for CLIP).</summary>
+    private float[] Tower(ReadOnlySpan<float> patches, int grid, WorkerPool pool)
+    {
+        bool cls = _classEmbed != null;
+        int patchRows = grid * grid, n = patchRows + (cls ? 1 : 0), dv = _v.HiddenSize;
+        float eps = (float)_v.LayerNormEps;
+        var x = new float[n * dv];
+
+        var patchPart = x.AsSpan(cls ? dv : 0);
+        MatMul.Multiply(patches, patchRows, _v.PatchValues, _patch, dv, patchPart, pool);
+        if (_patchBias != null) VectorOps.AddBias(patchPart, patchRows, new ReadOnlySpan<float>(_patchBias, dv));
+        if (cls)
+        {
+            // CLIP: the class row first, and a position table with one row per patch of the fixed grid plus one for it
+            if (grid != _v.BaseGrid) throw new ArgumentException($"CLIP needs the {_v.BaseImageSize}×{_v.BaseImageSize} crop, got grid {grid}.");
+            new ReadOnlySpan<float>(_classEmbed, dv).CopyTo(x);
+            VectorOps.Add(x, new ReadOnlySpan<float>(_posEmbed, n * dv));
+            LayerNorm.Forward(x, new ReadOnlySpan<float>(_preNorm, dv), new ReadOnlySpan<float>(_preNormBias, dv), eps, x, n);
+        }
+        else VectorOps.Add(x, PositionTable(grid));
+
+        var scratch = new BlockScratch(n, dv, _v.IntermediateSize);
+        foreach (ref readonly var b in _blocks.AsSpan())
+            b.Forward(x, n, dv, _v.IntermediateSize, _v.NumHeads, _v.HiddenAct, eps, causal: false, scratch, pool);
+        return x;
     }
 
     /// <summary>The G×G position table bilinearly resized to g×g (align_corners = false, no antialias), as F.interpolate does.</summary>
@@ -163,11 +173,5 @@ internal sealed unsafe class VisionEncoder
                 VectorMath.AddScaled(dst, table.Slice((hi[r] * G + hi[c]) * dv, dv), wr * wc);
             }
         return result;
-    }
-
-    private struct Block
-    {
-        public float* Norm1, Norm1Bias, QkvBias, OutBias, Norm2, Norm2Bias, UpBias, DownBias;
-        public Half* Qkv, Out, Up, Down;
     }
 }

@@ -134,16 +134,16 @@ public static class VectorMath
 }
 
 /// <summary>
-/// Unmasked multi-head attention (vision self-attention, fusion cross-attention): every query row sees every key row.
-/// Rows are strided so packed [q | k | v] buffers are read in place; heads are spread over the pool.
+/// Multi-head attention without a KV cache (vision self-attention, fusion cross-attention, CLIP's text tower): every query row
+/// sees every key row, or with <c>causal</c> query row t sees key rows 0..t. Rows are strided so packed [q | k | v] buffers are read in place; heads are spread over the pool.
 /// </summary>
 public static unsafe class DenseAttention
 {
     public static void Forward(float* q, int qRows, int qStride, float* k, float* v, int kvRows, int kvStride,
-        int heads, int headDim, float* output, int outStride, WorkerPool pool)
+        int heads, int headDim, float* output, int outStride, WorkerPool pool, bool causal = false)
     {
         var body = new HeadBody { Q = q, K = k, V = v, Out = output, QRows = qRows, QStride = qStride, KvRows = kvRows, KvStride = kvStride,
-            HeadDim = headDim, OutStride = outStride, Scale = 1f / MathF.Sqrt(headDim) };
+            HeadDim = headDim, OutStride = outStride, Scale = 1f / MathF.Sqrt(headDim), Causal = causal };
         pool.For(heads, ref body);
     }
 
@@ -152,22 +152,24 @@ public static unsafe class DenseAttention
         public float* Q, K, V, Out;
         public int QRows, QStride, KvRows, KvStride, HeadDim, OutStride;
         public float Scale;
+        public bool Causal;
 
         public readonly void Invoke(int h)
         {
             // pooled, not allocated: this runs for every decoded token in the fusion layers
             var rented = System.Buffers.ArrayPool<float>.Shared.Rent(KvRows);
-            var scores = rented.AsSpan(0, KvRows);
             int off = h * HeadDim;
             for (int t = 0; t < QRows; t++)
             {
+                int seen = Causal ? Math.Min(t + 1, KvRows) : KvRows;
+                var scores = rented.AsSpan(0, seen);
                 var q = new ReadOnlySpan<float>(Q + (long)t * QStride + off, HeadDim);
-                for (int j = 0; j < KvRows; j++)
+                for (int j = 0; j < seen; j++)
                     scores[j] = VectorMath.Dot(q, new ReadOnlySpan<float>(K + (long)j * KvStride + off, HeadDim)) * Scale;
                 VectorOps.Softmax(scores);
                 var o = new Span<float>(Out + (long)t * OutStride + off, HeadDim);
                 o.Clear();
-                for (int j = 0; j < KvRows; j++) VectorMath.AddScaled(o, new ReadOnlySpan<float>(V + (long)j * KvStride + off, HeadDim), scores[j]);
+                for (int j = 0; j < seen; j++) VectorMath.AddScaled(o, new ReadOnlySpan<float>(V + (long)j * KvStride + off, HeadDim), scores[j]);
             }
             System.Buffers.ArrayPool<float>.Shared.Return(rented);
         }

@@ -35,7 +35,7 @@ public abstract class DecoderFamily
 
     private int RequireInt(HfConfig config, string name) => config.GetInt(name) ?? DefaultField(name) ?? config.RequireInt(name);
 
-    public TextConfig ResolveText(HfConfig config, bool tiedEmbeddings, ICollection<string> warnings)
+    public virtual TextConfig ResolveText(HfConfig config, bool tiedEmbeddings, ICollection<string> warnings)
     {
         int hidden = RequireInt(config, "hidden_size");
         int heads = RequireInt(config, "num_attention_heads");
@@ -90,7 +90,7 @@ public abstract class DecoderFamily
     /// <summary>Tensors beyond the decoder, for the sections <see cref="CompleteManifest"/> added.</summary>
     public virtual IReadOnlyList<TensorRecipe> ExtraRecipes(ModelManifest manifest, IReadOnlyDictionary<string, SafetensorInfo> tensors) => [];
 
-    public IReadOnlyList<TensorRecipe> Recipes(TextConfig text, string decoderPrefix = "model.", string head = "lm_head.weight")
+    public virtual IReadOnlyList<TensorRecipe> Recipes(TextConfig text, string decoderPrefix = "model.", string head = "lm_head.weight")
     {
         long d = text.HiddenSize, v = text.VocabSize, ff = text.IntermediateSize;
         long qRows = (long)text.NumHeads * text.HeadDim, kvRows = (long)text.NumKvHeads * text.HeadDim;

@@ -12,6 +12,7 @@ public static class FamilyRegistry
         ["Glm4ForCausalLM"] = new Glm4(),
         [OpenAutoGlmArchitecture] = new OpenAutoGlm(),
         ["LlavaForConditionalGeneration"] = new Llava(),
+        ["CLIPModel"] = new Clip(),
     };
 
     /// <summary>The architecture string of native Open-AutoGLM checkpoints (also chosen by <c>model_type: "open_autoglm"</c>).</summary>
