@@ -51,11 +51,11 @@ public class CliTests(TinyLlamaFixture fixture) : IClassFixture<TinyLlamaFixture
     [Fact]
     public void BenchPrefixReportsColdAndWarmTimeToFirstToken()
     {
-        var (code, output, err) = Run("bench", "--model", fixture.Tiny.ModelDirectory, "--prefix-tokens", "64", "--suffix-tokens", "4",
+        var (code, output, err) = Run("bench", "--model", fixture.Tiny.ModelDirectory, "--prefix-tokens", "32", "--suffix-tokens", "4",
             "--runs", "1", "--threads", "1", "--json");
         Assert.True(code == 0, err);
         using var doc = JsonDocument.Parse(output);
-        Assert.Equal(64, doc.RootElement.GetProperty("prefix_hit_tokens").GetInt32());
+        Assert.Equal(32, doc.RootElement.GetProperty("prefix_hit_tokens").GetInt32());
         foreach (var key in new[] { "cold_ttft_ms", "warm_ttft_ms", "speedup" })
             Assert.True(doc.RootElement.TryGetProperty(key, out _), key);
     }
