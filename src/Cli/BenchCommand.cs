@@ -19,11 +19,17 @@ internal static class BenchCommand
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length.", DefaultValueFactory = _ => 128 };
         var genTokens = new Option<int>("--gen-tokens") { Description = "Tokens decoded.", DefaultValueFactory = _ => 64 };
         var runs = new Option<int>("--runs") { Description = "Timed runs after one warm-up; the median is reported.", DefaultValueFactory = _ => 3 };
-        var concurrency = new Option<int?>("--concurrency", "-c")
+        var concurrency = new Option<string?>("--concurrency", "-c")
         {
-            Description = "Serving benchmark instead: N concurrent clients on the batch engine, random prompt/output lengths up to --prompt-tokens/--gen-tokens.",
+            Description = "Serving benchmark instead: N concurrent clients on the batch engine, random prompt/output lengths up to --prompt-tokens/--gen-tokens; a comma list (1,4,16,64) sweeps the levels in one process.",
         };
-        var requests = new Option<int?>("--requests") { Description = "Serving benchmark: requests in all (default 4 × concurrency)." };
+        var requests = new Option<int?>("--requests") { Description = "Serving benchmark: requests per level (default 4 × concurrency, at most 128)." };
+        var plot = new Option<string?>("--plot") { Description = "Serving benchmark: draw tokens/s and p99 latencies against concurrency to this PNG file." };
+        var prefixTokens = new Option<int?>("--prefix-tokens")
+        {
+            Description = "Prefix reuse benchmark instead: time to first token with an N-token prefix already cached against cold, on the batch engine.",
+        };
+        var suffixTokens = new Option<int>("--suffix-tokens") { Description = "Prefix reuse benchmark: new tokens after the prefix.", DefaultValueFactory = _ => 16 };
         var seed = new Option<int>("--seed") { Description = "Serving benchmark: seed of the synthetic requests.", DefaultValueFactory = _ => 1234 };
         var image = new Option<string?>("--image") { Description = "Image benchmark instead: preprocessing, vision encoder and time to first token for this image (multimodal models)." };
         var resolution = CommonOptions.Resolution();
@@ -32,16 +38,15 @@ internal static class BenchCommand
         var json = CommonOptions.Json();
         var cmd = new Command("bench", "Measure prefill and decode speed against the machine's bandwidth and FMA limits, or serving throughput and latency.")
         {
-            model, promptTokens, genTokens, runs, concurrency, requests, seed, image, resolution, threads, device, json,
+            model, promptTokens, genTokens, runs, concurrency, requests, plot, prefixTokens, suffixTokens, seed, image, resolution, threads, device, json,
         };
         cmd.SetAction(parse =>
         {
             int p = parse.GetValue(promptTokens), g = parse.GetValue(genTokens), n = Math.Max(1, parse.GetValue(runs));
             int t = parse.GetValue(threads);
-            if (parse.GetValue(concurrency) is int clients)
+            if (parse.GetValue(prefixTokens) is int prefix)
             {
-                if (clients < 1 || p < 1 || g < 1) throw new ArgumentException("--concurrency, --prompt-tokens and --gen-tokens must be ≥ 1.");
-                var report = ServingBench.Run(parse.GetValue(model)!, t, clients, parse.GetValue(requests) ?? 4 * clients, p, g, parse.GetValue(seed));
+                var report = ServingBench.Prefix(parse.GetValue(model)!, t, prefix, parse.GetValue(suffixTokens), n, parse.GetValue(seed));
                 ServingBench.Print(report, parse.GetValue(json));
                 return 0;
             }
@@ -50,6 +55,15 @@ internal static class BenchCommand
                 if (p < 1) throw new ArgumentException("--prompt-tokens must be ≥ 1.");
                 using var vm = CommonOptions.Load(parse.GetValue(model)!, t, parse.GetValue(device)!, prefillChunk: p);
                 ImageBench.Print(ImageBench.Run(vm, imagePath, parse.GetValue(resolution), p, n, t), parse.GetValue(json));
+                return 0;
+            }
+            if (parse.GetValue(concurrency) is string levelList)
+            {
+                var levels = ServingBench.ParseLevels(levelList);
+                if (p < 1 || g < 1) throw new ArgumentException("--prompt-tokens and --gen-tokens must be ≥ 1.");
+                var reports = ServingBench.Sweep(parse.GetValue(model)!, t, levels, parse.GetValue(requests), p, g, parse.GetValue(seed));
+                ServingBench.Print(reports, parse.GetValue(json));
+                if (parse.GetValue(plot) is string png) ServingPlot.Save(reports, png);
                 return 0;
             }
             if (p < 1 || g < 2) throw new ArgumentException("--prompt-tokens must be ≥ 1 and --gen-tokens ≥ 2.");

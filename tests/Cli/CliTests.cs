@@ -36,6 +36,31 @@ public class CliTests(TinyLlamaFixture fixture) : IClassFixture<TinyLlamaFixture
     }
 
     [Fact]
+    public void BenchSweepPrintsOneObjectPerLevelAndDrawsThePlot()
+    {
+        using var dir = new TempDirectory();
+        string png = dir.Combine("sweep.png");
+        var (code, output, err) = Run("bench", "--model", fixture.Tiny.ModelDirectory, "--concurrency", "1,2", "--requests", "2",
+            "--prompt-tokens", "4", "--gen-tokens", "2", "--threads", "1", "--json", "--plot", png);
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal([1, 2], doc.RootElement.EnumerateArray().Select(e => e.GetProperty("concurrency").GetInt32()));
+        Assert.Equal("PNG"u8.ToArray(), File.ReadAllBytes(png)[1..4]); // the PNG signature after its first byte
+    }
+
+    [Fact]
+    public void BenchPrefixReportsColdAndWarmTimeToFirstToken()
+    {
+        var (code, output, err) = Run("bench", "--model", fixture.Tiny.ModelDirectory, "--prefix-tokens", "32", "--suffix-tokens", "4",
+            "--runs", "1", "--threads", "1", "--json");
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal(32, doc.RootElement.GetProperty("prefix_hit_tokens").GetInt32());
+        foreach (var key in new[] { "cold_ttft_ms", "warm_ttft_ms", "speedup" })
+            Assert.True(doc.RootElement.TryGetProperty(key, out _), key);
+    }
+
+    [Fact]
     public void LogitsWritesFloat32LittleEndianRows()
     {
         using var dir = new TempDirectory();

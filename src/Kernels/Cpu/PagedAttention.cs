@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace OpenAutoGlm.Kernels.Cpu;
 
 /// <summary>
@@ -13,45 +11,62 @@ public static class PagedAttention
     /// <param name="keys">[blocks, kvHeads, blockSize, headDim]: the whole pool of one layer.</param>
     /// <param name="blockTable">Pool block of each block of positions: position p lives in blockTable[p / blockSize], slot p % blockSize.</param>
     /// <param name="output">[tokens, heads·headDim].</param>
-    public static void Causal(ReadOnlySpan<float> q, int tokens, int startPos, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
+    public static unsafe void Causal(ReadOnlySpan<float> q, int tokens, int startPos, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
         ReadOnlySpan<int> blockTable, int blockSize, int heads, int kvHeads, int headDim, Span<float> output, WorkerPool pool)
     {
+        ArgumentNullException.ThrowIfNull(pool);
         int positions = startPos + tokens;
         if (blockTable.Length * blockSize < positions)
             throw new ArgumentException($"The block table covers {blockTable.Length * blockSize} positions, {positions} are attended.", nameof(blockTable));
-        int rep = heads / kvHeads;
-        float scale = 1f / MathF.Sqrt(headDim);
-        float[]? rented = positions > 1024 ? ArrayPool<float>.Shared.Rent(positions) : null;
-        Span<float> scores = rented is not null ? rented.AsSpan(0, positions) : stackalloc float[positions];
-        try
+        if (tokens == 0) return;
+        fixed (float* pq = q)
+        fixed (float* pk = keys)
+        fixed (float* pv = values)
+        fixed (float* po = output)
+        fixed (int* table = blockTable)
         {
-            for (int t = 0; t < tokens; t++)
-                for (int h = 0; h < heads; h++)
-                {
-                    int kh = h / rep, n = startPos + t + 1;
-                    var s = scores[..n];
-                    var qRow = q.Slice((t * heads + h) * headDim, headDim);
-                    for (int p = 0; p < n; p++)
-                    {
-                        var kRow = keys.Slice(RowOffset(blockTable, p, blockSize, kh, kvHeads, headDim), headDim);
-                        float d = 0;
-                        for (int i = 0; i < headDim; i++) d += qRow[i] * kRow[i];
-                        s[p] = d * scale;
-                    }
-                    VectorOps.Softmax(s);
-                    var outRow = output.Slice((t * heads + h) * headDim, headDim);
-                    for (int i = 0; i < headDim; i++)
-                    {
-                        float o = 0;
-                        for (int p = 0; p < n; p++) o += s[p] * values[RowOffset(blockTable, p, blockSize, kh, kvHeads, headDim) + i];
-                        outRow[i] = o;
-                    }
-                }
+            var body = new Body
+            {
+                Q = pq, K = pk, V = pv, O = po, Table = table, StartPos = startPos, BlockSize = blockSize,
+                Heads = heads, KvHeads = kvHeads, Group = heads / kvHeads, HeadDim = headDim, Scale = 1f / MathF.Sqrt(headDim),
+            };
+            // Query rows (token, head) are independent, so they run in parallel without changing any row's arithmetic.
+            pool.For(tokens * heads, ref body);
         }
-        finally
+    }
+
+    private unsafe struct Body : IParallelBody
+    {
+        public float* Q, K, V, O;
+        public int* Table;
+        public int StartPos, BlockSize, Heads, KvHeads, Group, HeadDim;
+        public float Scale;
+
+        public readonly void Invoke(int index)
         {
-            if (rented is not null) ArrayPool<float>.Shared.Return(rented);
+            int t = index / Heads, h = index % Heads, kh = h / Group, n = StartPos + t + 1, d = HeadDim;
+            var s = new Span<float>(ThreadScratch.Get(ThreadScratch.AttentionScores, n), n);
+            float* qRow = Q + (long)index * d;
+            for (int p = 0; p < n; p++)
+            {
+                float* kRow = K + Offset(p, kh);
+                float dot = 0;
+                for (int i = 0; i < d; i++) dot += qRow[i] * kRow[i];
+                s[p] = dot * Scale;
+            }
+            VectorOps.Softmax(s);
+            // Position-major, but each output element still sums its terms in position order from zero.
+            float* outRow = O + (long)index * d;
+            for (int i = 0; i < d; i++) outRow[i] = 0;
+            for (int p = 0; p < n; p++)
+            {
+                float* vRow = V + Offset(p, kh);
+                float w = s[p];
+                for (int i = 0; i < d; i++) outRow[i] += w * vRow[i];
+            }
         }
+
+        private readonly long Offset(int p, int kvHead) => ((long)(Table[p / BlockSize] * KvHeads + kvHead) * BlockSize + p % BlockSize) * HeadDim;
     }
 
     /// <summary>Offset of position <paramref name="p"/>'s row for one KV head in a [blocks, kvHeads, blockSize, headDim] pool.</summary>
