@@ -68,25 +68,8 @@ public sealed class ReferenceClip(TinyCheckpointSpec spec, IReadOnlyDictionary<s
     {
         const string Tower = "vision_model.";
         int side = _v.BaseImageSize, p = _v.PatchSize, g = side / p, dv = _v.HiddenSize;
-        double[] mean = [0.48145466, 0.4578275, 0.40821073], std = [0.26862954, 0.26130258, 0.27577711];
-        var conv = W(Tower + "embeddings.patch_embedding.weight");
         var pos = W(Tower + "embeddings.position_embedding.weight", false);
-        var x = new double[g * g + 1][];
-        x[0] = W(Tower + "embeddings.class_embedding", false);
-        for (int pr = 0; pr < g; pr++)
-            for (int pc = 0; pc < g; pc++)
-            {
-                var row = new double[dv];
-                for (int o = 0; o < dv; o++)
-                    for (int ch = 0; ch < 3; ch++)
-                        for (int i = 0; i < p; i++)
-                            for (int j = 0; j < p; j++)
-                            {
-                                double value = (rgb[3 * ((pr * p + i) * side + pc * p + j) + ch] / 255.0 - (float)mean[ch]) / (float)std[ch];
-                                row[o] += conv[((o * 3 + ch) * p + i) * p + j] * value; // Conv2d weight [d_v, 3, p, p]
-                            }
-                x[1 + pr * g + pc] = row;
-            }
+        var x = ReferenceMath.ClipEmbeddings(rgb, side, p, dv, W(Tower + "embeddings.patch_embedding.weight"), W(Tower + "embeddings.class_embedding", false));
         for (int t = 0; t < x.Length; t++)
         {
             for (int k = 0; k < dv; k++) x[t][k] += pos[t * dv + k];
