@@ -72,6 +72,22 @@ public class MultimodalCliTests
         var retrieve = Run("retrieve", "-m", dir.Combine("model"), "--gallery", dir.Combine("gallery"), "--ids", "1,2,3", "--top", "1", "--json", "-t", "1");
         Assert.True(retrieve.Code == 0, retrieve.Err);
         using (var doc = JsonDocument.Parse(retrieve.Out)) Assert.Equal(1, doc.RootElement.GetProperty("results").GetArrayLength());
+        Assert.Contains("2 embedded now", retrieve.Err);
+        Assert.True(File.Exists(dir.Combine("gallery", ".autoglm-index.json")));
+
+        // the cached index serves unchanged images; a rewritten file (new write time) or a new file is embedded again
+        var again = Run("retrieve", "-m", dir.Combine("model"), "--gallery", dir.Combine("gallery"), "--image", png, "--top", "2", "--json", "-t", "1");
+        Assert.True(again.Code == 0, again.Err);
+        Assert.Contains("0 embedded now, 2 from", again.Err);
+        using (var doc = JsonDocument.Parse(again.Out))
+        {
+            var results = doc.RootElement.GetProperty("results");
+            Assert.Equal(results[0].GetProperty("score").GetDouble(), results[1].GetProperty("score").GetDouble(), 5); // same picture twice
+        }
+        File.SetLastWriteTimeUtc(dir.Combine("gallery", "b.png"), DateTime.UtcNow.AddMinutes(1));
+        File.Copy(png, dir.Combine("gallery", "c.png"));
+        var changed = Run("retrieve", "-m", dir.Combine("model"), "--gallery", dir.Combine("gallery"), "--ids", "1,2,3", "--json", "-t", "1");
+        Assert.Contains("2 embedded now, 1 from", changed.Err);
 
         var bench = Run("bench", "-m", dir.Combine("model"), "--image", png, "--resolution", "16", "--prompt-tokens", "4", "--runs", "1", "--json", "-t", "1");
         Assert.True(bench.Code == 0, bench.Err);
