@@ -34,31 +34,17 @@ public static class LayerNorm
 /// <summary>Activations by config name (gelu = exact erf, gelu_pytorch_tanh, quick_gelu, silu), in place.</summary>
 public static class VisionActivations
 {
-    // The transcendental dominates and these run once per FFN element, far below the matmul cost, so they stay scalar.
+    /// <summary>Applies the config's activation by name, in place, with the vectorized kernels of <see cref="Activations"/>.</summary>
     public static void Apply(string name, Span<float> x)
     {
         switch (name)
         {
-            case "gelu": foreach (ref float v in x) v = Gelu(v); break;
-            case "gelu_pytorch_tanh": foreach (ref float v in x) v = GeluTanh(v); break;
-            case "quick_gelu": foreach (ref float v in x) v = v / (1f + MathF.Exp(-1.702f * v)); break;
-            case "silu": foreach (ref float v in x) v = v / (1f + MathF.Exp(-v)); break;
+            case "gelu": Activations.Gelu(x); break;
+            case "gelu_pytorch_tanh": Activations.GeluTanh(x); break;
+            case "quick_gelu": Activations.QuickGelu(x); break;
+            case "silu": Activations.Silu(x); break;
             default: throw new ArgumentException($"unknown activation '{name}'.", nameof(name));
         }
-    }
-
-    public static float Gelu(float x) => 0.5f * x * (1f + Erf(x * 0.70710678118654752f));
-
-    public static float GeluTanh(float x) => 0.5f * x * (1f + MathF.Tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-
-    /// <summary>erf by Abramowitz–Stegun 7.1.26 (absolute error ≤ 1.5e-7, about FP32 resolution), evaluated in double.</summary>
-    public static float Erf(float xf)
-    {
-        double x = Math.Abs(xf);
-        if (x > 6) return MathF.CopySign(1f, xf);
-        double t = 1 / (1 + 0.3275911 * x);
-        double y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.Exp(-x * x);
-        return (float)(xf < 0 ? -y : y);
     }
 
     public static void Sigmoid(Span<float> x)
