@@ -116,7 +116,7 @@ public unsafe class ElementwiseTests
             CheckGate(x, v => Activations.Silu(v, isa), ActivationsReference.Silu, $"{isa} silu");
             CheckGate(x, v => Activations.QuickGelu(v, isa), ActivationsReference.QuickGelu, $"{isa} quickgelu");
             CheckGate(x, v => Activations.GeluTanh(v, isa), ActivationsReference.GeluTanh, $"{isa} gelutanh");
-            CheckGate(x, v => Activations.Gelu(v), ActivationsReference.Gelu, "gelu");
+            CheckGate(x, v => Activations.Gelu(v, isa), ActivationsReference.Gelu, $"{isa} gelu");
 
             const int rows = 2;
             var gateUp = Floats(rng, rows * 2 * n, 6f);

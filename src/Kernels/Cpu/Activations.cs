@@ -46,11 +46,41 @@ public static unsafe class Activations
     internal static void GeluTanh(Span<float> x, VectorIsa isa) => Gate<GeluTanhArg>(x, isa);
 
     /// <summary>x = 0.5 x (1 + erf(x / √2)), erf from Abramowitz–Stegun 7.1.26 (|error| ≤ 1.5e-7).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Gelu(Span<float> x)
+    public static void Gelu(Span<float> x) => Gelu(x, Isa.Current);
+
+    internal static void Gelu(Span<float> x, VectorIsa isa)
     {
-        // Only non-Llama families use exact GELU; a scalar loop keeps it simple.
-        for (int i = 0; i < x.Length; i++)
+        fixed (float* p = x)
+        {
+            switch (isa)
+            {
+                case VectorIsa.V512: GeluCore<Simd512, Vector512<float>>(p, x.Length); break;
+                case VectorIsa.V256: GeluCore<Simd256, Vector256<float>>(p, x.Length); break;
+                case VectorIsa.V128: GeluCore<Simd128, Vector128<float>>(p, x.Length); break;
+                default: GeluCore<SimdScalar, float>(p, x.Length); break;
+            }
+        }
+    }
+
+    // gelu(v) = 0.5 v + 0.5 |v| (1 − erfc(|v|/√2)), with erfc(z) = poly(t) · e^(−z²), t = 1 / (1 + 0.3275911 z): one form for both signs.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GeluCore<TS, TV>(float* x, int count) where TS : struct, ISimd<TV> where TV : struct
+    {
+        TV half = TS.Broadcast(0.5f), one = TS.Broadcast(1f), zero = TS.Zero, invSqrt2 = TS.Broadcast(0.70710678118654752f);
+        TV p = TS.Broadcast(0.3275911f), a1 = TS.Broadcast(0.254829592f), a2 = TS.Broadcast(-0.284496736f),
+           a3 = TS.Broadcast(1.421413741f), a4 = TS.Broadcast(-1.453152027f), a5 = TS.Broadcast(1.061405429f);
+        int i = 0;
+        for (; i + TS.Count <= count; i += TS.Count)
+        {
+            TV v = TS.Load(x + i);
+            TV abs = TS.Max(v, TS.Subtract(zero, v));
+            TV z = TS.Multiply(abs, invSqrt2);
+            TV t = TS.Divide(one, TS.Fma(p, z, one));
+            TV poly = TS.Multiply(t, TS.Fma(t, TS.Fma(t, TS.Fma(t, TS.Fma(t, a5, a4), a3), a2), a1));
+            TV erfc = TS.Multiply(poly, TS.Exp(TS.Subtract(zero, TS.Multiply(z, z))));
+            TS.Store(TS.Fma(TS.Multiply(half, abs), TS.Subtract(one, erfc), TS.Multiply(half, v)), x + i);
+        }
+        for (; i < count; i++)
         {
             float v = x[i];
             float z = MathF.Abs(v) * 0.70710678118654752f;
