@@ -31,10 +31,7 @@ public static class TensorLayout
             new(TensorNames.VisionPreNormBias, F32, [dv]),
         };
         for (int i = 0; i < llava.FeatureLayers; i++) specs.AddRange(VisionBlock(i, v));
-        specs.Add(new(TensorNames.ProjectorFc1, F16, [d, dv]));
-        specs.Add(new(TensorNames.ProjectorFc1Bias, F32, [d]));
-        specs.Add(new(TensorNames.ProjectorFc2, F16, [d, d]));
-        specs.Add(new(TensorNames.ProjectorFc2Bias, F32, [d]));
+        specs.AddRange(Projector(dv, d));
         return specs;
     }
 
@@ -88,6 +85,15 @@ public static class TensorLayout
         yield return new(b.DownBias, F32, [width]);
     }
 
+    /// <summary>The two-layer projector from the vision width into the decoder width (open_autoglm and LLaVA alike).</summary>
+    private static IEnumerable<TensorSpec> Projector(long visionWidth, long d)
+    {
+        yield return new(TensorNames.ProjectorFc1, TensorDTypes.F16, [d, visionWidth]);
+        yield return new(TensorNames.ProjectorFc1Bias, TensorDTypes.F32, [d]);
+        yield return new(TensorNames.ProjectorFc2, TensorDTypes.F16, [d, d]);
+        yield return new(TensorNames.ProjectorFc2Bias, TensorDTypes.F32, [d]);
+    }
+
     public static IReadOnlyList<TensorSpec> Multimodal(TextConfig text, MultimodalConfig mm)
     {
         var v = mm.Vision;
@@ -102,10 +108,7 @@ public static class TensorLayout
         for (int i = 0; i < v.NumLayers; i++) specs.AddRange(VisionBlock(i, v));
         specs.Add(new(TensorNames.VisionPostNorm, F32, [dv]));
         specs.Add(new(TensorNames.VisionPostNormBias, F32, [dv]));
-        specs.Add(new(TensorNames.ProjectorFc1, F16, [d, dv]));
-        specs.Add(new(TensorNames.ProjectorFc1Bias, F32, [d]));
-        specs.Add(new(TensorNames.ProjectorFc2, F16, [d, d]));
-        specs.Add(new(TensorNames.ProjectorFc2Bias, F32, [d]));
+        specs.AddRange(Projector(dv, d));
         foreach (int f in mm.FusionLayers)
         {
             specs.Add(new(TensorNames.CrossAttnNorm(f), F32, [d]));

@@ -38,62 +38,26 @@ public static unsafe class FmaPeak
         {
             Sink[index] = Isa.Best switch
             {
-                VectorIsa.V512 => Vector512.Sum(Run512(Iterations)),
-                VectorIsa.V256 => Vector256.Sum(Run256(Iterations)),
-                VectorIsa.V128 => Vector128.Sum(Run128(Iterations)),
+                VectorIsa.V512 => Run<Simd512, Vector512<float>>(Iterations),
+                VectorIsa.V256 => Run<Simd256, Vector256<float>>(Iterations),
+                VectorIsa.V128 => Run<Simd128, Vector128<float>>(Iterations),
                 _ => 0f,
             };
         }
     }
 
+    /// <summary>Ten independent FMA chains at the ISA's width; the result is returned so the loop cannot be removed.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static Vector512<float> Run512(long iterations)
+    private static float Run<TS, TV>(long iterations) where TS : struct, ISimd<TV> where TV : struct
     {
-        var m = Vector512.Create(0.999999f); var add = Vector512.Create(1e-7f);
-        var a0 = Vector512.Create(1f); var a1 = a0; var a2 = a0; var a3 = a0; var a4 = a0;
-        var a5 = a0; var a6 = a0; var a7 = a0; var a8 = a0; var a9 = a0;
+        TV m = TS.Broadcast(0.999999f), add = TS.Broadcast(1e-7f);
+        TV a0 = TS.Broadcast(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
         for (long i = 0; i < iterations; i++)
         {
-            a0 = Vector512.FusedMultiplyAdd(a0, m, add); a1 = Vector512.FusedMultiplyAdd(a1, m, add);
-            a2 = Vector512.FusedMultiplyAdd(a2, m, add); a3 = Vector512.FusedMultiplyAdd(a3, m, add);
-            a4 = Vector512.FusedMultiplyAdd(a4, m, add); a5 = Vector512.FusedMultiplyAdd(a5, m, add);
-            a6 = Vector512.FusedMultiplyAdd(a6, m, add); a7 = Vector512.FusedMultiplyAdd(a7, m, add);
-            a8 = Vector512.FusedMultiplyAdd(a8, m, add); a9 = Vector512.FusedMultiplyAdd(a9, m, add);
+            a0 = TS.Fma(a0, m, add); a1 = TS.Fma(a1, m, add); a2 = TS.Fma(a2, m, add); a3 = TS.Fma(a3, m, add);
+            a4 = TS.Fma(a4, m, add); a5 = TS.Fma(a5, m, add); a6 = TS.Fma(a6, m, add); a7 = TS.Fma(a7, m, add);
+            a8 = TS.Fma(a8, m, add); a9 = TS.Fma(a9, m, add);
         }
-        return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static Vector256<float> Run256(long iterations)
-    {
-        var m = Vector256.Create(0.999999f); var add = Vector256.Create(1e-7f);
-        var a0 = Vector256.Create(1f); var a1 = a0; var a2 = a0; var a3 = a0; var a4 = a0;
-        var a5 = a0; var a6 = a0; var a7 = a0; var a8 = a0; var a9 = a0;
-        for (long i = 0; i < iterations; i++)
-        {
-            a0 = Vector256.FusedMultiplyAdd(a0, m, add); a1 = Vector256.FusedMultiplyAdd(a1, m, add);
-            a2 = Vector256.FusedMultiplyAdd(a2, m, add); a3 = Vector256.FusedMultiplyAdd(a3, m, add);
-            a4 = Vector256.FusedMultiplyAdd(a4, m, add); a5 = Vector256.FusedMultiplyAdd(a5, m, add);
-            a6 = Vector256.FusedMultiplyAdd(a6, m, add); a7 = Vector256.FusedMultiplyAdd(a7, m, add);
-            a8 = Vector256.FusedMultiplyAdd(a8, m, add); a9 = Vector256.FusedMultiplyAdd(a9, m, add);
-        }
-        return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static Vector128<float> Run128(long iterations)
-    {
-        var m = Vector128.Create(0.999999f); var add = Vector128.Create(1e-7f);
-        var a0 = Vector128.Create(1f); var a1 = a0; var a2 = a0; var a3 = a0; var a4 = a0;
-        var a5 = a0; var a6 = a0; var a7 = a0; var a8 = a0; var a9 = a0;
-        for (long i = 0; i < iterations; i++)
-        {
-            a0 = Vector128.FusedMultiplyAdd(a0, m, add); a1 = Vector128.FusedMultiplyAdd(a1, m, add);
-            a2 = Vector128.FusedMultiplyAdd(a2, m, add); a3 = Vector128.FusedMultiplyAdd(a3, m, add);
-            a4 = Vector128.FusedMultiplyAdd(a4, m, add); a5 = Vector128.FusedMultiplyAdd(a5, m, add);
-            a6 = Vector128.FusedMultiplyAdd(a6, m, add); a7 = Vector128.FusedMultiplyAdd(a7, m, add);
-            a8 = Vector128.FusedMultiplyAdd(a8, m, add); a9 = Vector128.FusedMultiplyAdd(a9, m, add);
-        }
-        return a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9;
+        return TS.Sum(TS.Add(TS.Add(TS.Add(TS.Add(a0, a1), TS.Add(a2, a3)), TS.Add(TS.Add(a4, a5), TS.Add(a6, a7))), TS.Add(a8, a9)));
     }
 }
