@@ -16,6 +16,11 @@ if (args.Length > 0 && args[0] == "prefetch")
     GemvPrefetchProbe.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount);
     return;
 }
+if (args.Length > 0 && args[0] == "encoder-ops")
+{
+    EncoderOpProbe.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount);
+    return;
+}
 if (args.Length > 0 && args[0] == "quick")
 {
     QuickBench.Run(args.AsSpan(1));

@@ -43,29 +43,35 @@ public class VisionOpsTests
         Assert.Equal(-0.9953222650189527, VisionOpsReference.Erf(-2), 1e-14);
     }
 
-    [Fact]
-    public unsafe void DenseAttentionMatchesANaiveSoftmax()
+    [Theory]
+    [InlineData(3, 5, 9, false)]    // row-by-row path
+    [InlineData(7, 5, 9, false)]    // tiled, padded head dim and key count
+    [InlineData(30, 37, 64, false)]
+    [InlineData(13, 13, 24, true)]  // causal, tiled
+    [InlineData(2, 6, 16, true)]    // causal, row-by-row
+    public unsafe void DenseAttentionMatchesANaiveSoftmax(int T, int M, int hd, bool causal)
     {
-        int T = 3, M = 5, H = 2, hd = 9, D = H * hd;
-        var random = new Random(4);
+        int H = 2, D = H * hd;
+        var random = new Random(4 + T + M);
         float[] R(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
         var q = R(T * D); var kv = R(M * 2 * D); var o = new float[T * D];
         using var pool = new WorkerPool(2);
-        fixed (float* pq = q, pkv = kv, po = o) DenseAttention.Forward(pq, T, D, pkv, pkv + D, M, 2 * D, H, hd, po, D, pool);
+        fixed (float* pq = q, pkv = kv, po = o) DenseAttention.Forward(pq, T, D, pkv, pkv + D, M, 2 * D, H, hd, po, D, pool, causal);
         for (int t = 0; t < T; t++)
             for (int h = 0; h < H; h++)
             {
-                var s = new double[M];
-                for (int j = 0; j < M; j++)
+                int seen = causal ? Math.Min(t + 1, M) : M;
+                var s = new double[seen];
+                for (int j = 0; j < seen; j++)
                 {
-                    for (int i = 0; i < hd; i++) s[j] += q[t * D + h * hd + i] * kv[j * 2 * D + h * hd + i];
+                    for (int i = 0; i < hd; i++) s[j] += (double)q[t * D + h * hd + i] * kv[j * 2 * D + h * hd + i];
                     s[j] = Math.Exp(s[j] / Math.Sqrt(hd));
                 }
                 double sum = s.Sum();
                 for (int i = 0; i < hd; i++)
                 {
                     double e = 0;
-                    for (int j = 0; j < M; j++) e += s[j] / sum * kv[j * 2 * D + D + h * hd + i];
+                    for (int j = 0; j < seen; j++) e += s[j] / sum * kv[j * 2 * D + D + h * hd + i];
                     Assert.Equal(e, o[t * D + h * hd + i], 1e-5);
                 }
             }

@@ -150,6 +150,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--eval-count", type=int, default=192)
     ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--save-every", type=int, default=500, help="also write ckpt.pt every N steps (0: only at the end)")
     ap.add_argument("--tokenizer", help="existing tokenizer.json (default: train one)")
     a = ap.parse_args()
 
@@ -198,6 +199,10 @@ def main():
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + "\n")
             log.flush()
+        if a.save_every and (step + 1) % a.save_every == 0 and step + 1 < a.steps:
+            # a partial checkpoint lets a long run be inspected (or used) before it ends
+            torch.save({"config": config, "state_dict": model.state_dict(), "step": step + 1},
+                       os.path.join(a.out, "ckpt.pt"))
     train_s, train_cpu = time.time() - t0, time.process_time() - c0
     torch.save({"config": config, "state_dict": model.state_dict(), "step": a.steps},
                os.path.join(a.out, "ckpt.pt"))

@@ -125,6 +125,9 @@ public static class VectorMath
 /// </summary>
 public static unsafe class DenseAttention
 {
+    /// <summary>From this many query rows on, a head runs as two register-tiled matrix products (QKᵀ, then PV) over packed copies.</summary>
+    internal static int TiledMinRows = 4;
+
     public static void Forward(float* q, int qRows, int qStride, float* k, float* v, int kvRows, int kvStride,
         int heads, int headDim, float* output, int outStride, WorkerPool pool, bool causal = false)
     {
@@ -142,8 +145,55 @@ public static unsafe class DenseAttention
 
         public readonly void Invoke(int h)
         {
+            if (QRows >= TiledMinRows && KvRows > 0) Tiled(h);
+            else RowByRow(h);
+        }
+
+        /// <summary>
+        /// S = (scale·Q)Kᵀ and O = softmax(S)·V as FP32 GEMMs: the 64-wide per-pair dot products of the row-by-row form
+        /// reload q and spill partial sums, while the tiles keep a 4×3 block of sums in registers.
+        /// </summary>
+        private readonly void Tiled(int h)
+        {
+            int align = MatMul.F32Alignment;
+            int d = HeadDim, dp = (d + align - 1) / align * align, kvp = (KvRows + align - 1) / align * align;
+            int off = h * d;
+            float* qh = ThreadScratch.Get(ThreadScratch.AttentionPacked, (long)(QRows + KvRows) * dp + (long)d * kvp);
+            float* kh = qh + (long)QRows * dp;
+            float* vt = kh + (long)KvRows * dp;
+            for (int t = 0; t < QRows; t++)
+            {
+                VectorOps.ScaleInto(new ReadOnlySpan<float>(Q + (long)t * QStride + off, d), Scale, new Span<float>(qh + (long)t * dp, d));
+                new Span<float>(qh + (long)t * dp + d, dp - d).Clear();
+            }
+            for (int j = 0; j < KvRows; j++)
+            {
+                new ReadOnlySpan<float>(K + (long)j * KvStride + off, d).CopyTo(new Span<float>(kh + (long)j * dp, d));
+                new Span<float>(kh + (long)j * dp + d, dp - d).Clear();
+            }
+            // V transposed to [d, kvp] so PV has the same row-times-row form; the padding columns meet zero probabilities.
+            for (int j = 0; j < KvRows; j++)
+            {
+                float* vr = V + (long)j * KvStride + off;
+                for (int c = 0; c < d; c++) vt[(long)c * kvp + j] = vr[c];
+            }
+            for (int c = 0; c < d; c++) new Span<float>(vt + (long)c * kvp + KvRows, kvp - KvRows).Clear();
+
+            float* s = ThreadScratch.Get(ThreadScratch.AttentionScores, (long)QRows * kvp);
+            MatMul.MultiplyF32(qh, QRows, dp, kh, KvRows, s, kvp);
+            for (int t = 0; t < QRows; t++)
+            {
+                int seen = Causal ? Math.Min(t + 1, KvRows) : KvRows;
+                VectorOps.Softmax(new Span<float>(s + (long)t * kvp, seen));
+                new Span<float>(s + (long)t * kvp + seen, kvp - seen).Clear();
+            }
+            MatMul.MultiplyF32(s, QRows, kvp, vt, d, Out + off, OutStride);
+        }
+
+        private readonly void RowByRow(int h)
+        {
             // pooled, not allocated: this runs for every decoded token in the fusion layers
-            var rented = System.Buffers.ArrayPool<float>.Shared.Rent(KvRows);
+            var rented = System.Buffers.ArrayPool<float>.Shared.Rent(Math.Max(1, KvRows));
             int off = h * HeadDim;
             for (int t = 0; t < QRows; t++)
             {

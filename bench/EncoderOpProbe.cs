@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using OpenAutoGlm.Kernels.Cpu;
+
+namespace OpenAutoGlm.Bench;
+
+/// <summary>Rates of the ViT-B/16 encoder's operations at 224×224 (196 rows), each against the FMA peak of the same process.</summary>
+internal static unsafe class EncoderOpProbe
+{
+    public static void Run(int threads)
+    {
+        using var pool = new WorkerPool(threads);
+        const int rows = 196, width = 768, heads = 12;
+        var rng = new Random(1);
+        foreach (var (k, n, name) in new[] { (width, 3 * width, "qkv"), (width, width, "out"), (width, 4 * width, "up"), (4 * width, width, "down") })
+        {
+            Half* w = (Half*)NativeMemory.AlignedAlloc((nuint)(2L * n * k), 64);
+            for (long i = 0; i < (long)n * k; i++) w[i] = (Half)(rng.NextSingle() - 0.5f);
+            var x = new float[rows * k];
+            for (int i = 0; i < x.Length; i++) x[i] = rng.NextSingle() - 0.5f;
+            var y = new float[rows * n];
+            double best = Best(() => MatMul.Multiply(x, rows, k, w, n, y, pool));
+            Console.WriteLine($"{name,-10} {rows}×{k}×{n}: {best * 1e3,7:F2} ms  {2.0 * rows * n * k / best / 1e9,6:F1} GFLOP/s");
+            NativeMemory.AlignedFree(w);
+        }
+        var qkv = new float[rows * 3 * width];
+        for (int i = 0; i < qkv.Length; i++) qkv[i] = rng.NextSingle() - 0.5f;
+        var o = new float[rows * width];
+        foreach (int minRows in new[] { int.MaxValue, DenseAttention.TiledMinRows })
+        {
+            int saved = DenseAttention.TiledMinRows;
+            DenseAttention.TiledMinRows = minRows;
+            double att = Best(() =>
+            {
+                fixed (float* pq = qkv, po = o)
+                    DenseAttention.Forward(pq, rows, 3 * width, pq + width, pq + 2 * width, rows, 3 * width, heads, width / heads, po, width, pool);
+            });
+            DenseAttention.TiledMinRows = saved;
+            string form = minRows == int.MaxValue ? "row-by-row" : "tiled";
+            Console.WriteLine($"attention ({form}) {heads} heads × {rows}²×64: {att * 1e3,7:F2} ms  {4.0 * rows * rows * width / att / 1e9,6:F1} GFLOP/s");
+        }
+        var ff = new float[rows * 4 * width];
+        for (int i = 0; i < ff.Length; i++) ff[i] = rng.NextSingle() - 0.5f;
+        double gelu = Best(() => Activations.Gelu(ff));
+        Console.WriteLine($"{"gelu",-10} {rows}×{4 * width}: {gelu * 1e3,7:F2} ms");
+        Console.WriteLine($"FMA peak {FmaPeak.MeasureFlopsPerSecond(pool) / 1e9:F1} GFLOP/s ({threads} threads)");
+    }
+
+    private static double Best(Action action)
+    {
+        action();
+        double best = double.MaxValue;
+        for (int rep = 0; rep < 10; rep++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            action();
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        return best;
+    }
+}
