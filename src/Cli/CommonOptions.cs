@@ -7,11 +7,16 @@ namespace OpenAutoGlm.Cli;
 /// <summary>Options shared by several commands, defined once.</summary>
 internal static class CommonOptions
 {
-    /// <summary>The default model directory: $AUTOGLM_MODEL, else models/default beside the executable's repository checkout.</summary>
+    /// <summary>
+    /// The default model directory: $AUTOGLM_MODEL, else the committed demo model (models/demo), else models/default
+    /// (made by scripts/setup-default-model.sh), each looked up in the repository checkout above the executable.
+    /// </summary>
     public static string DefaultModelDirectory()
     {
         if (Environment.GetEnvironmentVariable("AUTOGLM_MODEL") is { Length: > 0 } env) return env;
-        return FindInCheckout(Path.Combine("models", "default"), "model.json") ?? Path.Combine("models", "default");
+        return FindInCheckout(Path.Combine("models", "demo"), "model.json")
+            ?? FindInCheckout(Path.Combine("models", "default"), "model.json")
+            ?? Path.Combine("models", "demo");
     }
 
     /// <summary>The folder <paramref name="relative"/> holding <paramref name="marker"/> in the repository checkout above the executable; null when none does.</summary>
@@ -27,7 +32,7 @@ internal static class CommonOptions
 
     public static Option<string> Model() => new("--model", "-m")
     {
-        Description = "Converted model directory (default: $AUTOGLM_MODEL or models/default).",
+        Description = "Converted model directory (default: $AUTOGLM_MODEL, else models/demo, else models/default).",
         DefaultValueFactory = _ => DefaultModelDirectory(),
     };
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.AI;
 using OpenAutoGlm.Engine;
 using OpenAutoGlm.Engine.Chat;
 using OpenAutoGlm.Engine.Generation;
+using OpenAutoGlm.Engine.Vision;
 using OpenAutoGlm.Tests.Support;
 using AI = Microsoft.Extensions.AI;
 
@@ -104,12 +105,15 @@ public sealed class ChatClientTests(TinyChatModelFixture fixture) : IClassFixtur
     }
 
     [Fact]
-    public async Task ImageContentIsNotSupportedYet()
+    public async Task ImageContentOnATextOnlyModelIsRejectedByName()
     {
         using var client = new AutoGlmChatClient(Model);
         var message = new AI.ChatMessage(ChatRole.User, [new TextContent("look"), new DataContent(new byte[] { 1, 2, 3 }, "image/png")]);
         var e = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync([message]));
-        Assert.Contains("Image", e.Message);
+        Assert.Contains("takes no images", e.Message);
+        var audio = new AI.ChatMessage(ChatRole.User, [new DataContent(new byte[] { 1, 2, 3 }, "audio/wav")]);
+        e = await Assert.ThrowsAsync<NotSupportedException>(() => client.GetResponseAsync([audio]));
+        Assert.Contains("audio/wav", e.Message);
     }
 
     [Fact]
@@ -130,3 +134,54 @@ public sealed class ChatClientTests(TinyChatModelFixture fixture) : IClassFixtur
         Assert.True(client.Engine.Stats.PrefixHitTokens >= 12);
     }
 }
+
+/// <summary>Image content through the chat client, on the committed open_autoglm smoke model and its example images.</summary>
+public sealed class ChatClientImageTests
+{
+    private static readonly string Examples = Path.Combine(SharedModels.RepositoryRoot, "examples");
+
+    [Fact]
+    public async Task AnImageMessageAnswersLikeTheModelsOwnMultimodalGeneration()
+    {
+        using var model = AutoGlmModel.Load(Path.Combine(SharedModels.RepositoryRoot, "tests", "Data", "demo-smoke"), new ModelOptions { Threads = 2 });
+        using var client = new AutoGlmChatClient(model);
+        byte[] png = File.ReadAllBytes(Path.Combine(Examples, "shapes_plain.png"));
+        var message = new AI.ChatMessage(ChatRole.User, [new DataContent(png, "image/png"), new TextContent("What colour is the circle?")]);
+        var options = new ChatOptions { MaxOutputTokens = 12 };
+        var response = await client.GetResponseAsync([message], options);
+
+        var prompt = client.EncodeConversation([new OpenAutoGlm.Engine.Chat.ChatMessage("user",
+            [ChatContentPart.Image(), ChatContentPart.FromText("What colour is the circle?")])]);
+        var expected = model.Generate(prompt, [ImageInput.FromBytes(png)], new GenerationOptions { MaxNewTokens = 12 });
+        Assert.Equal(expected.Generation.Text, response.Text);
+        Assert.Equal(prompt.Length, response.Usage!.InputTokenCount);
+        Assert.StartsWith("image-", response.ResponseId);
+
+        var streamed = new System.Text.StringBuilder();
+        await foreach (var update in client.GetStreamingResponseAsync([message], options)) streamed.Append(update.Text);
+        Assert.Equal(expected.Generation.Text, streamed.ToString());
+        Assert.False(expected.Imputed);
+    }
+
+    [Fact]
+    public async Task AConversationKeepsItsImagesForLaterTurns()
+    {
+        using var model = AutoGlmModel.Load(Path.Combine(SharedModels.RepositoryRoot, "tests", "Data", "demo-smoke"), new ModelOptions { Threads = 2 });
+        using var client = new AutoGlmChatClient(model);
+        var file = new Uri(Path.Combine(Examples, "chart.png"));
+        var options = new ChatOptions { MaxOutputTokens = 6, ConversationId = "c1" };
+        var first = await client.GetResponseAsync([new AI.ChatMessage(ChatRole.User, [new UriContent(file, "image/png"), new TextContent("Which bar is highest?")])], options);
+        var second = await client.GetResponseAsync([new AI.ChatMessage(ChatRole.User, "And the lowest?")], options);
+
+        var history = new List<OpenAutoGlm.Engine.Chat.ChatMessage>
+        {
+            new("user", [ChatContentPart.Image(), ChatContentPart.FromText("Which bar is highest?")]),
+            OpenAutoGlm.Engine.Chat.ChatMessage.Assistant(first.Text),
+            OpenAutoGlm.Engine.Chat.ChatMessage.User("And the lowest?"),
+        };
+        var expected = model.Generate(client.EncodeConversation(history), [ImageInput.FromFile(file.LocalPath)], new GenerationOptions { MaxNewTokens = 6 });
+        Assert.Equal(expected.Generation.Text, second.Text);
+        Assert.StartsWith("image-", second.ResponseId);
+    }
+}
+

@@ -28,7 +28,7 @@ public sealed class RequiresDemoModelFactAttribute : FactAttribute
 
 public class DemoModelGoldenTests
 {
-    private static readonly string Examples = Path.Combine(SharedModels.RepositoryRoot, "tools", "demo-model", "examples");
+    private static readonly string Examples = Path.Combine(SharedModels.RepositoryRoot, "examples");
 
     private static int[] Ints(JsonElement e) => e.EnumerateArray().Select(x => x.GetInt32()).ToArray();
     private static float[] Floats(JsonElement e) => e.EnumerateArray().Select(x => x.GetSingle()).ToArray();

@@ -1,6 +1,6 @@
 """Ask the exported model about images, as the engine would answer.
 
-    /usr/bin/python3 ask.py --model out/hf --image examples/chart.png "Summarize the chart as JSON."
+    /usr/bin/python3 ask.py --model out/hf --image ../../examples/chart.png "Summarize the chart as JSON."
 
 Prints the per-image preprocessing (confidence, complexity, resolution), the instruction class
 and its preset, and the greedy answer (max_new_tokens from the preset unless given).

@@ -1,6 +1,6 @@
 """Golden outputs of the PyTorch reference for fixed inputs, to compare the C# engine against.
 
-    /usr/bin/python3 golden.py --write-examples            # (re)create examples/*.png (committed)
+    /usr/bin/python3 golden.py --write-examples            # (re)create ../../examples/*.png (committed)
     /usr/bin/python3 golden.py --model out/hf --out out/golden.json
 
 The model is loaded from the exported directory, whose weights export.py already rounded to
@@ -30,7 +30,7 @@ from export import load_hf
 from model import default_config
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-EXAMPLES = os.path.join(HERE, "examples")
+EXAMPLES = os.path.join(HERE, "..", "..", "examples")
 
 # name: (kind, size h, size w, textured, expected resolution or None for "must resize")
 EXAMPLE_SPECS = {

@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Threading.Channels;
 using Microsoft.Extensions.AI;
 using OpenAutoGlm.Engine.Constraints;
 using OpenAutoGlm.Engine.Generation;
 using OpenAutoGlm.Engine.Serving;
+using OpenAutoGlm.Engine.Vision;
 using AI = Microsoft.Extensions.AI;
 
 namespace OpenAutoGlm.Engine.Chat;
@@ -13,7 +15,9 @@ namespace OpenAutoGlm.Engine.Chat;
 /// <see cref="IChatClient"/> over a <see cref="BatchEngine"/>: concurrent calls are batched, the checkpoint's chat template renders
 /// the conversation, and with a <see cref="ChatOptions.ConversationId"/> the client keeps the history so that callers send only
 /// new messages; each turn's prompt then starts with the previous turn's tokens, whose KV blocks the engine reuses.
-/// Text content only for now.
+/// Image content (<see cref="DataContent"/> with an image media type, or a <c>file:</c> <see cref="UriContent"/>) is passed to
+/// models that take images: the template renders an image part where the message had it, and the request runs on the model's
+/// own multimodal generation (images are fused per request, so it does not join the text batch).
 /// </summary>
 public sealed class AutoGlmChatClient : IChatClient
 {
@@ -21,7 +25,11 @@ public sealed class AutoGlmChatClient : IChatClient
     private readonly BatchEngine _engine;
     private readonly ChatClientMetadata _metadata;
     private readonly int[] _chatStopIds;
-    private readonly ConcurrentDictionary<string, List<ChatMessage>> _conversations = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Conversation> _conversations = new(StringComparer.Ordinal);
+    private long _imageRequests;
+
+    /// <summary>A remembered conversation: its messages and, in order, the images its messages hold.</summary>
+    private sealed record Conversation(List<ChatMessage> Messages, List<ImageInput> Images);
 
     /// <summary>Serves <paramref name="model"/> (not owned: dispose it after the client).</summary>
     public AutoGlmChatClient(AutoGlmModel model, BatchEngineOptions? engineOptions = null)
@@ -41,7 +49,7 @@ public sealed class AutoGlmChatClient : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<AI.ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (request, history) = Submit(messages, options);
+        var (request, history) = Submit(messages, options, cancellationToken);
         using var registration = cancellationToken.Register(request.Cancel);
         var result = await request.Result.ConfigureAwait(false);
         Remember(options, history, result.Text);
@@ -51,16 +59,16 @@ public sealed class AutoGlmChatClient : IChatClient
             Usage = Usage(result),
             ConversationId = options?.ConversationId,
             ModelId = _metadata.DefaultModelId,
-            ResponseId = request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ResponseId = request.Id,
         };
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<AI.ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (request, history) = Submit(messages, options);
+        var (request, history) = Submit(messages, options, cancellationToken);
         using var registration = cancellationToken.Register(request.Cancel);
-        string responseId = request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string responseId = request.Id;
         bool finished = false;
         try
         {
@@ -107,45 +115,130 @@ public sealed class AutoGlmChatClient : IChatClient
         if (_model.ChatConfig is { } chat) return tokenizer.Encode(chat.Render(messages, addGenerationPrompt: true), addSpecialTokens: false);
         // No template in the checkpoint: a plain transcript the model can continue.
         var text = new StringBuilder();
-        foreach (var m in messages) text.Append(m.Role).Append(": ").Append(m.Content).Append('\n');
+        foreach (var m in messages)
+        {
+            text.Append(m.Role).Append(": ");
+            if (m.Content is { } content) text.Append(content);
+            else
+                foreach (var part in m.Parts!)
+                    text.Append(part.Type == "text" ? part.Text : ImagePlaceholderText());
+            text.Append('\n');
+        }
         text.Append("assistant: ");
         return tokenizer.Encode(text.ToString());
     }
 
-    private (BatchRequest Request, List<ChatMessage> History) Submit(IEnumerable<AI.ChatMessage> messages, ChatOptions? options)
+    /// <summary>
+    /// Without a template an image part becomes the model's placeholder token for token-insertion models (LLaVA) and nothing
+    /// for models that fuse images by cross-attention, which take them beside the text.
+    /// </summary>
+    private string ImagePlaceholderText() =>
+        _model.Manifest.Llava is { } llava ? _model.Tokenizer!.IdToToken(llava.ImageTokenId) ?? "" : "";
+
+    private (PendingReply Request, Conversation History) Submit(IEnumerable<AI.ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
-        var history = new List<ChatMessage>();
-        if (options?.Instructions is { Length: > 0 } instructions) history.Add(ChatMessage.System(instructions));
+        var history = new Conversation([], []);
+        if (options?.Instructions is { Length: > 0 } instructions) history.Messages.Add(ChatMessage.System(instructions));
         if (options?.ConversationId is { } id && _conversations.TryGetValue(id, out var earlier))
-            lock (earlier) history.AddRange(earlier);
-        foreach (var m in messages) history.Add(new ChatMessage(m.Role.Value, TextOf(m)));
-        var request = _engine.Submit(EncodeConversation(history), MapOptions(options));
-        _engine.Start();
-        return (request, history);
+            lock (earlier)
+            {
+                history.Messages.AddRange(earlier.Messages);
+                history.Images.AddRange(earlier.Images);
+            }
+        foreach (var m in messages) history.Messages.Add(Convert(m, history.Images));
+        var prompt = EncodeConversation(history.Messages);
+        var generation = MapOptions(options);
+        if (history.Images.Count == 0)
+        {
+            var request = _engine.Submit(prompt, generation);
+            _engine.Start();
+            return (new PendingReply(request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), request.Tokens, request.Result, request.Cancel), history);
+        }
+        return (StartWithImages(prompt, [.. history.Images], generation, cancellationToken), history);
     }
 
-    private void Remember(ChatOptions? options, List<ChatMessage> history, string reply)
+    /// <summary>Runs an image request on the model's multimodal generation, streaming through a channel like a batched request.</summary>
+    private PendingReply StartWithImages(int[] prompt, ImageInput[] images, GenerationOptions options, CancellationToken cancellationToken)
+    {
+        if (!_model.SupportsImages)
+            throw new NotSupportedException($"Image content was sent, but the model ({_model.Manifest.Architecture}) takes no images.");
+        var tokens = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var result = Task.Run(() =>
+        {
+            try
+            {
+                var r = _model.Generate(prompt, images, options, onToken: t => tokens.Writer.TryWrite(t), cancellationToken: cancel.Token);
+                tokens.Writer.TryComplete();
+                return r.Generation;
+            }
+            catch (Exception e)
+            {
+                tokens.Writer.TryComplete(e);
+                throw;
+            }
+            finally
+            {
+                cancel.Dispose();
+            }
+        }, CancellationToken.None);
+        string id = "image-" + Interlocked.Increment(ref _imageRequests).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return new PendingReply(id, tokens.Reader, result, () =>
+        {
+            try { cancel.Cancel(); }
+            catch (ObjectDisposedException) { } // already finished
+        });
+    }
+
+    /// <summary>A submitted request, batched or not: its id, its token stream, its result and how to cancel it.</summary>
+    private sealed record PendingReply(string Id, ChannelReader<GeneratedToken> Tokens, Task<GenerationResult> Result, Action Cancel);
+
+    private void Remember(ChatOptions? options, Conversation history, string reply)
     {
         if (options?.ConversationId is not { } id) return;
-        if (options.Instructions is { Length: > 0 }) history.RemoveAt(0); // instructions come with each call, not with the history
-        history.Add(ChatMessage.Assistant(reply));
+        if (options.Instructions is { Length: > 0 }) history.Messages.RemoveAt(0); // instructions come with each call, not with the history
+        history.Messages.Add(ChatMessage.Assistant(reply));
         _conversations[id] = history;
     }
 
-    private static string TextOf(AI.ChatMessage message)
+    /// <summary>A message as the template sees it: a plain string when it is all text, else text and image parts in order (images collected).</summary>
+    private static ChatMessage Convert(AI.ChatMessage message, List<ImageInput> images)
     {
-        var text = new StringBuilder();
+        var parts = new List<ChatContentPart>();
+        bool hasImage = false;
         foreach (var content in message.Contents)
         {
-            text.Append(content switch
+            switch (content)
             {
-                TextContent t => t.Text,
-                DataContent or UriContent => throw new NotSupportedException("Image and other media content is not supported yet: send text content."),
-                _ => throw new NotSupportedException($"{content.GetType().Name} is not supported: send text content."),
-            });
+                case TextContent t:
+                    parts.Add(ChatContentPart.FromText(t.Text));
+                    break;
+                case DataContent d when d.HasTopLevelMediaType("image"):
+                    images.Add(ImageInput.FromBytes(d.Data.ToArray(), d.Name ?? $"image {images.Count + 1}"));
+                    parts.Add(ChatContentPart.Image());
+                    hasImage = true;
+                    break;
+                case UriContent u when u.HasTopLevelMediaType("image") && u.Uri.IsFile:
+                    images.Add(ImageInput.FromFile(u.Uri.LocalPath));
+                    parts.Add(ChatContentPart.Image());
+                    hasImage = true;
+                    break;
+                case DataContent or UriContent:
+                    throw new NotSupportedException($"{content.GetType().Name} of media type '{MediaTypeOf(content)}' is not supported: send text, image bytes or a file: image URI.");
+                default:
+                    throw new NotSupportedException($"{content.GetType().Name} is not supported: send text or image content.");
+            }
         }
-        return text.ToString();
+        if (!hasImage) return new ChatMessage(message.Role.Value, string.Concat(parts.Select(p => p.Text)));
+        return new ChatMessage(message.Role.Value, parts);
     }
+
+    private static string MediaTypeOf(AIContent content) => content switch
+    {
+        DataContent d => d.MediaType,
+        UriContent u => u.MediaType,
+        _ => "",
+    };
 
     private GenerationOptions MapOptions(ChatOptions? o) => new()
     {
