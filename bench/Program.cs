@@ -21,6 +21,12 @@ if (args.Length > 0 && args[0] == "encoder-ops")
     EncoderOpProbe.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount);
     return;
 }
+if (args.Length > 0 && args[0] == "decode-step")
+{
+    // decode-step MODEL_DIR [THREADS]
+    DecodeStepProbe.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount);
+    return;
+}
 if (args.Length > 0 && args[0] == "quick")
 {
     QuickBench.Run(args.AsSpan(1));

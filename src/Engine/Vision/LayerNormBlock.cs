@@ -45,10 +45,29 @@ internal unsafe readonly struct LayerNormBlock
 
         LayerNorm.Forward(x, new ReadOnlySpan<float>(_norm2, width), new ReadOnlySpan<float>(_norm2Bias, width), eps, s.Norm, n);
         MatMul.Multiply(s.Norm, n, width, _up, mlpWidth, s.Ff, pool);
-        VectorOps.AddBias(s.Ff.AsSpan(0, n * mlpWidth), n, new ReadOnlySpan<float>(_upBias, mlpWidth));
-        VisionActivations.Apply(activation, s.Ff.AsSpan(0, n * mlpWidth));
+        fixed (float* ff = s.Ff)
+        {
+            // Bias and activation in one pass per row range, spread over the pool: the MLP's widest tensor.
+            var body = new BiasActivationBody { Y = ff, Bias = _upBias, Width = mlpWidth, Rows = n, RowsPerItem = (n + 4 * pool.Threads - 1) / (4 * pool.Threads), Activation = activation };
+            pool.For((n + body.RowsPerItem - 1) / body.RowsPerItem, ref body);
+        }
         MatMul.Multiply(s.Ff, n, mlpWidth, _down, width, s.Proj, pool);
         VectorOps.AddBias(s.Proj.AsSpan(0, n * width), n, new ReadOnlySpan<float>(_downBias, width));
         VectorOps.Add(x.AsSpan(0, n * width), s.Proj.AsSpan(0, n * width));
+    }
+
+    private struct BiasActivationBody : IParallelBody
+    {
+        public float* Y, Bias;
+        public int Width, Rows, RowsPerItem;
+        public string Activation;
+
+        public readonly void Invoke(int index)
+        {
+            int r0 = index * RowsPerItem, rows = Math.Min(RowsPerItem, Rows - r0);
+            var y = new Span<float>(Y + (long)r0 * Width, rows * Width);
+            VectorOps.AddBias(y, rows, new ReadOnlySpan<float>(Bias, Width));
+            VisionActivations.Apply(Activation, y);
+        }
     }
 }
