@@ -36,9 +36,10 @@ internal static class BenchCommand
         var threads = CommonOptions.Threads();
         var device = CommonOptions.Device();
         var json = CommonOptions.Json();
+        var hugePages = CommonOptions.HugePages();
         var cmd = new Command("bench", "Measure prefill and decode speed against the machine's bandwidth and FMA limits, or serving throughput and latency.")
         {
-            model, promptTokens, genTokens, runs, concurrency, requests, plot, prefixTokens, suffixTokens, seed, image, resolution, threads, device, json,
+            model, promptTokens, genTokens, runs, concurrency, requests, plot, prefixTokens, suffixTokens, seed, image, resolution, threads, device, json, hugePages,
         };
         cmd.SetAction(parse =>
         {
@@ -67,7 +68,7 @@ internal static class BenchCommand
                 return 0;
             }
             if (p < 1 || g < 2) throw new ArgumentException("--prompt-tokens must be ≥ 1 and --gen-tokens ≥ 2.");
-            using var m = CommonOptions.Load(parse.GetValue(model)!, t, parse.GetValue(device)!, prefillChunk: p);
+            using var m = CommonOptions.Load(parse.GetValue(model)!, t, parse.GetValue(device)!, prefillChunk: p, hugePages: parse.GetValue(hugePages));
             var rng = new Random(1234);
             var ids = new int[p];
             for (int i = 0; i < p; i++) ids[i] = rng.Next(m.VocabSize);

@@ -67,13 +67,19 @@ internal static class CommonOptions
         DefaultValueFactory = _ => "cpu",
     };
 
-    public static AutoGlmModel Load(string dir, int threads, string device = "cpu", int? prefillChunk = null) =>
+    public static Option<bool> HugePages() => new("--huge-pages")
+    {
+        Description = "Read the weights into transparent huge pages instead of mapping them (Linux): faster CPU decoding, costs a copy at load.",
+    };
+
+    public static AutoGlmModel Load(string dir, int threads, string device = "cpu", int? prefillChunk = null, bool hugePages = false) =>
         AutoGlmModel.Load(dir, new ModelOptions
         {
             Threads = threads,
             Device = device,
             PrefillChunk = prefillChunk ?? 256,
             Log = Console.Error.WriteLine,
+            Weights = hugePages ? Weights.WeightResidency.HugePages : Weights.WeightResidency.Mapped,
         });
 
     public static int[] ParseIds(string text)

@@ -32,10 +32,11 @@ internal static class GenerateCommand
         var json = CommonOptions.Json();
         var images = CommonOptions.Images();
         var resolution = CommonOptions.Resolution();
+        var hugePages = CommonOptions.HugePages();
 
         var cmd = new Command("generate", "Generate text from a prompt or from token ids.")
         {
-            model, prompt, ids, maxNew, temperature, topK, topP, minP, repetition, seed, stop, frequency, presence, logprobs, schema, beams, threads, device, json, images, resolution,
+            model, prompt, ids, maxNew, temperature, topK, topP, minP, repetition, seed, stop, frequency, presence, logprobs, schema, beams, threads, device, json, images, resolution, hugePages,
         };
         cmd.SetAction((parse, ct) =>
         {
@@ -43,7 +44,7 @@ internal static class GenerateCommand
             string? idText = parse.GetValue(ids);
             if ((promptText is null) == (idText is null))
                 throw new ArgumentException("Give exactly one of --prompt or --ids.");
-            using var m = CommonOptions.Load(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!);
+            using var m = CommonOptions.Load(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!, hugePages: parse.GetValue(hugePages));
             int[] promptIds = idText is not null ? CommonOptions.ParseIds(idText) : m.Encode(promptText!);
             var options = new GenerationOptions
             {

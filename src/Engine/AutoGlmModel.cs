@@ -23,6 +23,8 @@ public sealed record ModelOptions
     public string Device { get; init; } = "cpu";
     /// <summary>Receives one-line notices such as the CPU fallback of "auto".</summary>
     public Action<string>? Log { get; init; }
+    /// <summary>Mapped (default: no copy) or read into transparent huge pages for faster CPU decoding (Linux; falls back to mapped).</summary>
+    public WeightResidency Weights { get; init; } = WeightResidency.Mapped;
 }
 
 /// <summary>
@@ -101,7 +103,9 @@ public sealed partial class AutoGlmModel : IDisposable
         options ??= new ModelOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Threads, 1, nameof(options.Threads));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.PrefillChunk, 1, nameof(options.PrefillChunk));
-        var file = ModelFile.Open(directory, options.VerifyChecksums);
+        var file = ModelFile.Open(directory, options.VerifyChecksums, options.Weights);
+        if (options.Weights == WeightResidency.HugePages && file.Residency != WeightResidency.HugePages)
+            options.Log?.Invoke("huge pages are not available here; the weights stay memory-mapped.");
         try
         {
             var manifest = file.Manifest;

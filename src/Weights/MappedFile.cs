@@ -3,7 +3,7 @@ using System.IO.MemoryMappedFiles;
 namespace OpenAutoGlm.Weights;
 
 /// <summary>A whole file mapped read-only; the view pointer is acquired once and released on Dispose.</summary>
-internal sealed unsafe class MappedFile : IDisposable
+internal sealed unsafe class MappedFile : IWeightStore
 {
     private readonly MemoryMappedFile _map;
     private readonly MemoryMappedViewAccessor _view;

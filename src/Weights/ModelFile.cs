@@ -1,18 +1,18 @@
 namespace OpenAutoGlm.Weights;
 
 /// <summary>
-/// An opened converted model directory: the validated manifest and the memory-mapped weights.
-/// Tensor spans point into the mapping and stay valid until <see cref="Dispose"/>; nothing is copied.
+/// An opened converted model directory: the validated manifest and the weights, memory-mapped (nothing copied) or, on
+/// request, read into huge pages (<see cref="WeightResidency"/>). Tensor spans stay valid until <see cref="Dispose"/>.
 /// </summary>
 public sealed unsafe class ModelFile : IDisposable
 {
-    private readonly MappedFile _weights;
+    private readonly IWeightStore _weights;
     private readonly Dictionary<string, TensorInfo> _tensors;
 
     public ModelManifest Manifest { get; }
     public string Directory { get; }
 
-    private ModelFile(string directory, ModelManifest manifest, MappedFile weights, Dictionary<string, TensorInfo> tensors)
+    private ModelFile(string directory, ModelManifest manifest, IWeightStore weights, Dictionary<string, TensorInfo> tensors)
     {
         Directory = directory;
         Manifest = manifest;
@@ -20,7 +20,10 @@ public sealed unsafe class ModelFile : IDisposable
         _tensors = tensors;
     }
 
-    public static ModelFile Open(string directory, bool verifyChecksums = false)
+    /// <summary>How the weights are held: <see cref="WeightResidency.HugePages"/> only when the platform granted it.</summary>
+    public WeightResidency Residency => _weights is HugePageWeights ? WeightResidency.HugePages : WeightResidency.Mapped;
+
+    public static ModelFile Open(string directory, bool verifyChecksums = false, WeightResidency residency = WeightResidency.Mapped)
     {
         string manifestPath = Path.Combine(directory, ModelManifest.FileName);
         if (!File.Exists(manifestPath)) throw new InvalidModelException($"{manifestPath}: not found; is {directory} a converted model directory?");
@@ -30,7 +33,10 @@ public sealed unsafe class ModelFile : IDisposable
         manifest.Validate(manifestPath);
         ValidateFiles(manifestPath, manifest, directory);
 
-        var weights = MappedFile.Open(Path.Combine(directory, manifest.WeightsFile));
+        string weightsPath = Path.Combine(directory, manifest.WeightsFile);
+        if (!File.Exists(weightsPath)) throw new InvalidModelException($"{weightsPath}: file not found.");
+        IWeightStore weights = (residency == WeightResidency.HugePages ? HugePageWeights.TryLoad(weightsPath) : null)
+            ?? (IWeightStore)MappedFile.Open(weightsPath);
         try
         {
             var tensors = ValidateTensors(manifestPath, manifest, weights.Length);

@@ -63,7 +63,7 @@ public static unsafe class MatMul
             {
                 VectorOps.ScaleInto(new ReadOnlySpan<float>(x + (long)t * k, k), GemvInputScale, new Span<float>(xs, k));
                 // A few contiguous chunks per thread for dynamic balance, each long enough to keep its stream sequential.
-                int chunks = Math.Min((n + 3) / 4, pool.Threads * GemvChunksPerThread);
+                int chunks = Math.Min((n + 3) / 4, pool.Threads * 4);
                 int chunkRows = ((n + chunks - 1) / chunks + 3) & ~3;
                 var body = new GemvBody<TS, TV> { X = xs, W = w, Y = y + (long)t * n, K = k, N = n, ChunkRows = chunkRows };
                 pool.For((n + chunkRows - 1) / chunkRows, ref body);
@@ -94,9 +94,6 @@ public static unsafe class MatMul
         var gemm = new GemmBody<TS, TV> { X = xp, W = w, Y = y, Rows = rows, K = k, Kp = kp, N = n, BlockRows = blockRows };
         pool.For((n + blockRows - 1) / blockRows, ref gemm);
     }
-
-    /// <summary>GEMV work items per pool thread: more balance the join at the end, fewer restart the weight stream less often.</summary>
-    internal static int GemvChunksPerThread = 4;
 
     private struct GemvBody<TS, TV> : IParallelBody where TS : struct, ISimd<TV> where TV : struct
     {
