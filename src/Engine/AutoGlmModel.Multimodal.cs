@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using OpenAutoGlm.Engine.Architectures;
 using OpenAutoGlm.Engine.Generation;
 using OpenAutoGlm.Engine.Vision;
@@ -218,7 +219,21 @@ public sealed partial class AutoGlmModel
         throw new InvalidOperationException($"The model in '{_file.Directory}' ({Manifest.Architecture}) has no vision encoder; images need an {Weights.Architectures.OpenAutoGlm} model.");
 
     /// <param name="Ids">The prompt the decoder runs: as given, or with each image placeholder expanded to the image's rows (LLaVA).</param>
-    private sealed record VisualRequest(IReadOnlyList<int> Ids, IFusionStep? Fusion, ImageReport[] Reports, bool Imputed, InstructionChoice? Instruction, double VisionMs);
+    /// <param name="Prefix">How the images enter the KV block hashes of the batch engine; null when nothing is fused.</param>
+    internal sealed record VisualRequest(IReadOnlyList<int> Ids, IFusionStep? Fusion, ImageReport[] Reports, bool Imputed, InstructionChoice? Instruction, double VisionMs,
+        Serving.ImagePrefixKey? Prefix = null);
+
+    /// <summary>
+    /// An image request prepared for the batch engine exactly as <see cref="Generate(IReadOnlyList{int}, IReadOnlyList{ImageInput}, GenerationOptions?, ImageRequestOptions?, Action{GeneratedToken}?, CancellationToken)"/>
+    /// prepares it: images encoded, fusion built, and the options filled from the instruction class's preset.
+    /// </summary>
+    internal (VisualRequest Visual, GenerationOptions Options) PrepareForBatch(IReadOnlyList<int> promptIds, IReadOnlyList<ImageInput> images,
+        GenerationOptions? options, ImageRequestOptions? imageOptions)
+    {
+        var visual = PrepareVisual(promptIds, images, imageOptions);
+        var effective = imageOptions?.UseDecodingPreset == false ? options ?? new GenerationOptions() : InstructionPresets.Apply(options, visual.Instruction?.Preset);
+        return (visual, effective);
+    }
 
     /// <summary>Preprocesses and encodes the images, imputes when none is usable, and builds the request's cross-attention cache.</summary>
     private VisualRequest PrepareVisual(IReadOnlyList<int> promptIds, IReadOnlyList<ImageInput> images, ImageRequestOptions? imageOptions)
@@ -247,15 +262,17 @@ public sealed partial class AutoGlmModel
 
             int d = Manifest.Text.HiddenSize, m = rows.Sum(r => r.Length) / d;
             IFusionStep? fusion = null;
+            Serving.ImagePrefixKey? prefix = null;
             if (m > 0 && mm.Config.FusionLayers.Length > 0)
             {
                 var visual = new float[m * d];
                 int offset = 0;
                 foreach (var r in rows) { r.CopyTo(visual, offset); offset += r.Length; }
-                fusion = new CrossAttentionFusion(mm.FusionWeights, visual, m, Manifest.Text, mm.Config.CrossAttentionHeads, session.State.MaxTokens, pool);
+                fusion = new CrossAttentionFusion(mm.FusionWeights, visual, m, Manifest.Text, mm.Config.CrossAttentionHeads, pool);
+                prefix = Serving.ImagePrefixKey.ForFusion(visual);
             }
             var instruction = ChooseInstruction(mm, promptIds, mean, pool);
-            return new VisualRequest(promptIds, fusion, reports, imputed, instruction, clock.Elapsed.TotalMilliseconds);
+            return new VisualRequest(promptIds, fusion, reports, imputed, instruction, clock.Elapsed.TotalMilliseconds, prefix);
         }
         finally { Return(session); }
     }
@@ -288,7 +305,8 @@ public sealed partial class AutoGlmModel
             }
             var reports = pre.Select((p, i) => Report(p, encoded[i].Length / d)).ToArray();
             var fusion = images.Count > 0 ? new TokenInsertion(rows, [.. rowAt], d) : null;
-            return new VisualRequest(ids, fusion, reports, false, null, clock.Elapsed.TotalMilliseconds);
+            var prefix = images.Count > 0 ? Serving.ImagePrefixKey.ForInsertion(rows, CollectionsMarshal.AsSpan(rowAt), d) : null;
+            return new VisualRequest(ids, fusion, reports, false, null, clock.Elapsed.TotalMilliseconds, prefix);
         }
         finally { Return(session); }
     }

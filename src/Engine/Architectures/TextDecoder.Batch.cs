@@ -4,8 +4,11 @@ using OpenAutoGlm.Weights;
 
 namespace OpenAutoGlm.Engine.Architectures;
 
-/// <summary>One sequence's tokens within a ragged batch: ids[Offset .. Offset + Count) at positions StartPos.., K/V in the blocks of BlockTable.</summary>
-internal readonly record struct BatchSegment(int Offset, int Count, int StartPos, int[] BlockTable, bool WantsLogits);
+/// <summary>
+/// One sequence's tokens within a ragged batch: ids[Offset .. Offset + Count) at positions StartPos.., K/V in the blocks of BlockTable;
+/// Fusion, when set, mixes that sequence's images into its rows only (token insertion at its embeddings, cross-attention after its layers).
+/// </summary>
+internal readonly record struct BatchSegment(int Offset, int Count, int StartPos, int[] BlockTable, bool WantsLogits, IFusionStep? Fusion = null);
 
 internal sealed unsafe partial class TextDecoder
 {
@@ -27,9 +30,11 @@ internal sealed unsafe partial class TextDecoder
 
         Embedding.Gather(_embedding, D, ids, x);
         foreach (var seg in segments)
+            seg.Fusion?.OnEmbeddings(x.Slice(seg.Offset * D, seg.Count * D), seg.Count, seg.StartPos);
+        foreach (var seg in segments)
             for (int i = 0; i < seg.Count; i++) FillRotaryRow(s, seg.Offset + i, seg.StartPos + i);
         var attention = new PagedAttentionStep(cache, segments, c);
-        RunLayers(s, T, ref attention, fusion: null);
+        RunLayers(s, T, ref attention, SegmentFusion.Of(segments, D));
 
         int rows = 0;
         foreach (var seg in segments)
@@ -41,6 +46,33 @@ internal sealed unsafe partial class TextDecoder
         }
         if (rows > 0) MatMul.Multiply(norm[..(rows * D)], rows, D, _head, c.VocabSize, s.LogitsFor(rows), pool);
         return rows;
+    }
+
+    /// <summary>The fusion steps of a batch's segments, each applied to its own segment's rows; null when no segment has one.</summary>
+    private sealed class SegmentFusion(int width, (int Offset, int Count, IFusionStep Fusion)[] parts) : IFusionStep
+    {
+        public static SegmentFusion? Of(ReadOnlySpan<BatchSegment> segments, int width)
+        {
+            int n = 0;
+            foreach (var seg in segments) if (seg.Fusion is not null) n++;
+            if (n == 0) return null;
+            var parts = new (int, int, IFusionStep)[n];
+            n = 0;
+            foreach (var seg in segments) if (seg.Fusion is { } f) parts[n++] = (seg.Offset, seg.Count, f);
+            return new SegmentFusion(width, parts);
+        }
+
+        public bool AppliesTo(int layer)
+        {
+            foreach (var p in parts) if (p.Fusion.AppliesTo(layer)) return true;
+            return false;
+        }
+
+        public void Apply(int layer, Span<float> x, int tokens, WorkerPool pool)
+        {
+            foreach (var (offset, count, fusion) in parts)
+                if (fusion.AppliesTo(layer)) fusion.Apply(layer, x.Slice(offset * width, count * width), count, pool);
+        }
     }
 
     /// <summary>A ragged batch: each segment's rows write K/V into its blocks and attend over its own paged history.</summary>

@@ -16,8 +16,8 @@ namespace OpenAutoGlm.Engine.Chat;
 /// the conversation, and with a <see cref="ChatOptions.ConversationId"/> the client keeps the history so that callers send only
 /// new messages; each turn's prompt then starts with the previous turn's tokens, whose KV blocks the engine reuses.
 /// Image content (<see cref="DataContent"/> with an image media type, or a <c>file:</c> <see cref="UriContent"/>) is passed to
-/// models that take images: the template renders an image part where the message had it, and the request runs on the model's
-/// own multimodal generation (images are fused per request, so it does not join the text batch).
+/// models that take images: the template renders an image part where the message had it, the images are encoded before the
+/// request queues, and the request joins the same batch as text requests, its rows fused with its own images.
 /// </summary>
 public sealed class AutoGlmChatClient : IChatClient
 {
@@ -26,7 +26,6 @@ public sealed class AutoGlmChatClient : IChatClient
     private readonly ChatClientMetadata _metadata;
     private readonly int[] _chatStopIds;
     private readonly ConcurrentDictionary<string, Conversation> _conversations = new(StringComparer.Ordinal);
-    private long _imageRequests;
 
     /// <summary>A remembered conversation: its messages and, in order, the images its messages hold.</summary>
     private sealed record Conversation(List<ChatMessage> Messages, List<ImageInput> Images);
@@ -49,7 +48,7 @@ public sealed class AutoGlmChatClient : IChatClient
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<AI.ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var (request, history) = Submit(messages, options, cancellationToken);
+        var (request, history) = await SubmitAsync(messages, options, cancellationToken).ConfigureAwait(false);
         using var registration = cancellationToken.Register(request.Cancel);
         var result = await request.Result.ConfigureAwait(false);
         Remember(options, history, result.Text);
@@ -66,7 +65,7 @@ public sealed class AutoGlmChatClient : IChatClient
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<AI.ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var (request, history) = Submit(messages, options, cancellationToken);
+        var (request, history) = await SubmitAsync(messages, options, cancellationToken).ConfigureAwait(false);
         using var registration = cancellationToken.Register(request.Cancel);
         string responseId = request.Id;
         bool finished = false;
@@ -135,7 +134,7 @@ public sealed class AutoGlmChatClient : IChatClient
     private string ImagePlaceholderText() =>
         _model.Manifest.Llava is { } llava ? _model.Tokenizer!.IdToToken(llava.ImageTokenId) ?? "" : "";
 
-    private (PendingReply Request, Conversation History) Submit(IEnumerable<AI.ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
+    private async Task<(PendingReply Request, Conversation History)> SubmitAsync(IEnumerable<AI.ChatMessage> messages, ChatOptions? options, CancellationToken cancellationToken)
     {
         var history = new Conversation([], []);
         if (options?.Instructions is { Length: > 0 } instructions) history.Messages.Add(ChatMessage.System(instructions));
@@ -148,49 +147,21 @@ public sealed class AutoGlmChatClient : IChatClient
         foreach (var m in messages) history.Messages.Add(Convert(m, history.Images));
         var prompt = EncodeConversation(history.Messages);
         var generation = MapOptions(options);
-        if (history.Images.Count == 0)
+        BatchRequest request;
+        if (history.Images.Count == 0) request = _engine.Submit(prompt, generation);
+        else
         {
-            var request = _engine.Submit(prompt, generation);
-            _engine.Start();
-            return (new PendingReply(request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), request.Tokens, request.Result, request.Cancel), history);
+            if (!_model.SupportsImages)
+                throw new NotSupportedException($"Image content was sent, but the model ({_model.Manifest.Architecture}) takes no images.");
+            // Decoding and encoding the images takes a while: off the caller's thread, before the request queues.
+            ImageInput[] images = [.. history.Images];
+            request = await Task.Run(() => _engine.Submit(prompt, images, generation), cancellationToken).ConfigureAwait(false);
         }
-        return (StartWithImages(prompt, [.. history.Images], generation, cancellationToken), history);
+        _engine.Start();
+        return (new PendingReply(request.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), request.Tokens, request.Result, request.Cancel), history);
     }
 
-    /// <summary>Runs an image request on the model's multimodal generation, streaming through a channel like a batched request.</summary>
-    private PendingReply StartWithImages(int[] prompt, ImageInput[] images, GenerationOptions options, CancellationToken cancellationToken)
-    {
-        if (!_model.SupportsImages)
-            throw new NotSupportedException($"Image content was sent, but the model ({_model.Manifest.Architecture}) takes no images.");
-        var tokens = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var result = Task.Run(() =>
-        {
-            try
-            {
-                var r = _model.Generate(prompt, images, options, onToken: t => tokens.Writer.TryWrite(t), cancellationToken: cancel.Token);
-                tokens.Writer.TryComplete();
-                return r.Generation;
-            }
-            catch (Exception e)
-            {
-                tokens.Writer.TryComplete(e);
-                throw;
-            }
-            finally
-            {
-                cancel.Dispose();
-            }
-        }, CancellationToken.None);
-        string id = "image-" + Interlocked.Increment(ref _imageRequests).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return new PendingReply(id, tokens.Reader, result, () =>
-        {
-            try { cancel.Cancel(); }
-            catch (ObjectDisposedException) { } // already finished
-        });
-    }
-
-    /// <summary>A submitted request, batched or not: its id, its token stream, its result and how to cancel it.</summary>
+    /// <summary>A submitted request: its id, its token stream, its result and how to cancel it.</summary>
     private sealed record PendingReply(string Id, ChannelReader<GeneratedToken> Tokens, Task<GenerationResult> Result, Action Cancel);
 
     private void Remember(ChatOptions? options, Conversation history, string reply)

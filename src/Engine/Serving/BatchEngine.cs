@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using OpenAutoGlm.Engine.Architectures;
 using OpenAutoGlm.Engine.Generation;
+using OpenAutoGlm.Engine.Vision;
 
 namespace OpenAutoGlm.Engine.Serving;
 
@@ -48,6 +49,9 @@ public sealed class BatchRequest
 
     public long Id { get; }
 
+    /// <summary>What preprocessing decided for a request submitted with images (null for text-only requests).</summary>
+    public BatchImageDetails? ImageDetails { get; internal init; }
+
     /// <summary>Tokens as they are produced; completes when the request finishes, with <see cref="OperationCanceledException"/> when cancelled.</summary>
     public ChannelReader<GeneratedToken> Tokens => Channel.Reader;
 
@@ -57,6 +61,10 @@ public sealed class BatchRequest
     /// <summary>Stops the request; its KV blocks are released before the engine's next forward step.</summary>
     public void Cancel() => _engine.Cancel(this);
 }
+
+/// <summary>The image side of a batched request, as <see cref="MultimodalGenerationResult"/> reports it for single-stream generation.</summary>
+/// <param name="Options">The options generation runs with: the caller's, with unset fields filled from the instruction class's preset.</param>
+public sealed record BatchImageDetails(IReadOnlyList<ImageReport> Images, bool Imputed, InstructionChoice? Instruction, GenerationOptions Options, double VisionMs);
 
 /// <summary>
 /// Continuous batching: requests join and leave at any step; each step runs one forward pass over every active sequence
@@ -111,7 +119,25 @@ public sealed class BatchEngine : IDisposable
     /// <summary>Queues a request. Thread-safe.</summary>
     /// <exception cref="EngineBusyException">The admission queue is full.</exception>
     /// <exception cref="PromptTooLongException">The prompt does not fit the context (and TruncatePrompt is off).</exception>
-    public BatchRequest Submit(IReadOnlyList<int> promptIds, GenerationOptions? options = null)
+    public BatchRequest Submit(IReadOnlyList<int> promptIds, GenerationOptions? options = null) => Submit(promptIds, options, visual: null, details: null);
+
+    /// <summary>
+    /// Queues a request with images. The images are decoded, encoded and projected here, on the caller's thread, exactly as
+    /// <see cref="AutoGlmModel.Generate(IReadOnlyList{int}, IReadOnlyList{ImageInput}, GenerationOptions?, ImageRequestOptions?, Action{GeneratedToken}?, CancellationToken)"/>
+    /// prepares them (instruction preset included); the request then joins the batch like any other, its rows fused with its own
+    /// images only. Thread-safe.
+    /// </summary>
+    /// <exception cref="EngineBusyException">The admission queue is full.</exception>
+    /// <exception cref="ImageInputException">An image cannot be decoded.</exception>
+    public BatchRequest Submit(IReadOnlyList<int> promptIds, IReadOnlyList<ImageInput> images, GenerationOptions? options = null, ImageRequestOptions? imageOptions = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (options?.NumBeams > 1) throw new NotSupportedException("Beam search is not batched: use AutoGlmModel.Generate.");
+        var (visual, effective) = _model.PrepareForBatch(promptIds, images, options, imageOptions);
+        return Submit(visual.Ids, effective, visual, new BatchImageDetails(visual.Reports, visual.Imputed, visual.Instruction, effective, visual.VisionMs));
+    }
+
+    private BatchRequest Submit(IReadOnlyList<int> promptIds, GenerationOptions? options, AutoGlmModel.VisualRequest? visual, BatchImageDetails? details)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         options ??= new GenerationOptions();
@@ -126,7 +152,7 @@ public sealed class BatchEngine : IDisposable
             Interlocked.Decrement(ref _waitingCount);
             throw new EngineBusyException(_options.MaxWaiting);
         }
-        var request = new BatchRequest(this, Interlocked.Increment(ref _nextId));
+        var request = new BatchRequest(this, Interlocked.Increment(ref _nextId)) { ImageDetails = details };
         var selector = new TokenSelector(_model, options, prompt, Math.Max(maxNew, 0));
         if (maxNew <= 0)
         {
@@ -139,7 +165,11 @@ public sealed class BatchEngine : IDisposable
             });
             return request;
         }
-        _submitted.Enqueue(new Sequence(request, selector, prompt));
+        var prefix = visual?.Fusion is null ? null : visual.Prefix;
+        _submitted.Enqueue(new Sequence(request, selector, prompt)
+        {
+            Fusion = visual?.Fusion, Prefix = prefix, LastHash = prefix?.Root ?? PagedKvCache.RootHash,
+        });
         _wake.Set();
         return request;
     }
@@ -182,6 +212,45 @@ public sealed class BatchEngine : IDisposable
         Start();
         using var registration = cancellationToken.Register(request.Cancel);
         return await request.Result.ConfigureAwait(false);
+    }
+
+    /// <summary>Streams a request with images (encoded off the caller's thread before it queues); see <see cref="Submit(IReadOnlyList{int}, IReadOnlyList{ImageInput}, GenerationOptions?, ImageRequestOptions?)"/>.</summary>
+    public async IAsyncEnumerable<GeneratedToken> GenerateStreamingAsync(IReadOnlyList<int> promptIds, IReadOnlyList<ImageInput> images,
+        GenerationOptions? options = null, ImageRequestOptions? imageOptions = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var request = await Task.Run(() => Submit(promptIds, images, options, imageOptions), cancellationToken).ConfigureAwait(false);
+        await foreach (var token in Stream(request, cancellationToken).ConfigureAwait(false)) yield return token;
+    }
+
+    /// <summary>Runs a request with images to the end on the background loop.</summary>
+    public async Task<GenerationResult> GenerateAsync(IReadOnlyList<int> promptIds, IReadOnlyList<ImageInput> images, GenerationOptions? options = null,
+        ImageRequestOptions? imageOptions = null, CancellationToken cancellationToken = default)
+    {
+        var request = await Task.Run(() => Submit(promptIds, images, options, imageOptions), cancellationToken).ConfigureAwait(false);
+        Start();
+        using var registration = cancellationToken.Register(request.Cancel);
+        return await request.Result.ConfigureAwait(false);
+    }
+
+    /// <summary>The tokens of a submitted request as <see cref="GenerateStreamingAsync(IReadOnlyList{int}, GenerationOptions?, CancellationToken)"/> streams them.</summary>
+    private async IAsyncEnumerable<GeneratedToken> Stream(BatchRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        Start();
+        using var registration = cancellationToken.Register(request.Cancel);
+        bool finished = false;
+        try
+        {
+            await foreach (var token in request.Tokens.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                yield return token;
+            }
+            finished = true;
+        }
+        finally
+        {
+            if (!finished) request.Cancel();
+        }
     }
 
     /// <summary>Starts the background thread that runs the steps (the async methods start it); <see cref="Step"/> is refused from then on.</summary>
@@ -272,9 +341,9 @@ public sealed class BatchEngine : IDisposable
         while (_waiting.First is { } node && _running.Count < _options.MaxRunning)
         {
             var seq = node.Value;
-            var tokens = CollectionsMarshal.AsSpan(seq.Tokens);
+            var tokens = seq.HashIds(0, seq.Tokens.Count);
             // Reuse cached full blocks of the prefix, but always leave one token to compute: its logits are needed.
-            int reused = _cache.AcquirePrefix(tokens, (tokens.Length - 1) / _cache.BlockSize, seq.Blocks, out seq.LastHash);
+            int reused = _cache.AcquirePrefix(tokens, (tokens.Length - 1) / _cache.BlockSize, seq.Blocks, out seq.LastHash, seq.Root);
             int needed = (tokens.Length + _cache.BlockSize - 1) / _cache.BlockSize - reused;
             if (needed > _cache.AvailableBlocks)
             {
@@ -316,7 +385,7 @@ public sealed class BatchEngine : IDisposable
                 // False when seq itself was preempted, or every other sequence already takes part in this step.
                 if (!EnsureBlocks(seq, seq.Computed + count)) continue;
                 for (int k = 0; k < count; k++) _ids[used + k] = seq.Tokens[seq.Computed + k];
-                _segments.Add(new BatchSegment(used, count, seq.Computed, seq.BlockTable(), seq.Computed + count == seq.Tokens.Count));
+                _segments.Add(new BatchSegment(used, count, seq.Computed, seq.BlockTable(), seq.Computed + count == seq.Tokens.Count, seq.Fusion));
                 _scheduled.Add(seq);
                 used += count;
             }
@@ -359,10 +428,9 @@ public sealed class BatchEngine : IDisposable
 
     private void PublishFullBlocks(Sequence seq)
     {
-        var tokens = CollectionsMarshal.AsSpan(seq.Tokens);
         while ((seq.Published + 1) * _cache.BlockSize <= seq.Computed)
         {
-            seq.LastHash = _cache.Publish(seq.Blocks[seq.Published], seq.LastHash, tokens.Slice(seq.Published * _cache.BlockSize, _cache.BlockSize));
+            seq.LastHash = _cache.Publish(seq.Blocks[seq.Published], seq.LastHash, seq.HashIds(seq.Published * _cache.BlockSize, _cache.BlockSize));
             seq.Published++;
         }
     }
@@ -371,7 +439,7 @@ public sealed class BatchEngine : IDisposable
     {
         foreach (int block in seq.Blocks) _cache.Release(block);
         seq.Blocks.Clear();
-        seq.LastHash = PagedKvCache.RootHash;
+        seq.LastHash = seq.Root;
     }
 
     private void Retire(Sequence seq, bool cancelled)
@@ -447,7 +515,25 @@ public sealed class BatchEngine : IDisposable
         public int Published;
         public ulong LastHash = PagedKvCache.RootHash;
         public double FirstTokenMs;
+        /// <summary>The request's images, mixed into its rows only; null for text.</summary>
+        public IFusionStep? Fusion;
+        /// <summary>How the images enter the block hashes; null for text.</summary>
+        public ImagePrefixKey? Prefix;
         private int[] _table = [];
+        private int[] _hashIds = [];
+
+        public ulong Root => Prefix?.Root ?? PagedKvCache.RootHash;
+
+        /// <summary>The ids the block hashes read for positions start.. (the tokens, with image positions replaced by their pseudo-ids).</summary>
+        public ReadOnlySpan<int> HashIds(int start, int count)
+        {
+            var tokens = CollectionsMarshal.AsSpan(Tokens);
+            if (Prefix?.PositionIds is null) return tokens.Slice(start, count);
+            if (_hashIds.Length < count) _hashIds = new int[Math.Max(count, 2 * _hashIds.Length)];
+            var ids = _hashIds.AsSpan(0, count);
+            Prefix.Fill(tokens, start, ids);
+            return ids;
+        }
 
         /// <summary>The block table as an array for the decoder; reallocated only when the sequence grows a block.</summary>
         public int[] BlockTable()

@@ -108,13 +108,18 @@ public sealed class PagedKvCache
     /// <summary>The hash a sequence's first block chains from.</summary>
     public static ulong RootHash => NoParent;
 
+    /// <summary>The root of a sequence whose every position depends on <paramref name="digest"/> (a content hash of what it is conditioned on).</summary>
+    public static ulong RootFor(ulong digest) => ChainHash(NoParent, [unchecked((int)digest), unchecked((int)(digest >> 32))]);
+
     /// <summary>
     /// Takes (adds a reference to) the cached blocks holding the longest prefix of <paramref name="tokens"/>, at most
     /// <paramref name="maxBlocks"/> of them, appending them to <paramref name="table"/>. Returns the number taken and the last hash.
+    /// The chain starts at <paramref name="root"/>: a sequence whose every block depends on more than its tokens (images fused by
+    /// cross-attention) passes a root derived from that content, so its blocks are shared only with sequences that have it too.
     /// </summary>
-    public int AcquirePrefix(ReadOnlySpan<int> tokens, int maxBlocks, List<int> table, out ulong lastHash)
+    public int AcquirePrefix(ReadOnlySpan<int> tokens, int maxBlocks, List<int> table, out ulong lastHash, ulong root = NoParent)
     {
-        lastHash = NoParent;
+        lastHash = root;
         int taken = 0;
         while (taken < maxBlocks && (taken + 1) * BlockSize <= tokens.Length)
         {

@@ -17,6 +17,7 @@ internal unsafe struct FusionLayerWeights
 /// u = RMSNorm(h);  f = o(softmax(q(u)·Kᵀ/√(D/H_x))·V);  g = σ([f ; h]·W_gᵀ + b_g);  h = g⊙f + (1−g)⊙h
 /// </code>
 /// K and V depend only on the images, so they are computed once here and reused for every prefill chunk and decoded token.
+/// The per-call buffers belong to the calling thread, not to the request, so a request waiting in a batch queue holds only its K/V.
 /// </summary>
 internal sealed unsafe class CrossAttentionFusion : IFusionStep
 {
@@ -24,9 +25,10 @@ internal sealed unsafe class CrossAttentionFusion : IFusionStep
     private readonly float[]?[] _kv;                // per layer: [M, 2D], k then v per row
     private readonly int _rows, _d, _heads;
     private readonly float _eps;
-    private readonly float[] _u, _q, _attn, _f, _cat, _gate;
 
-    public CrossAttentionFusion(FusionLayerWeights[] weights, ReadOnlySpan<float> visual, int rows, TextConfig text, int heads, int maxTokens, WorkerPool pool)
+    [ThreadStatic] private static float[]? t_scratch;
+
+    public CrossAttentionFusion(FusionLayerWeights[] weights, ReadOnlySpan<float> visual, int rows, TextConfig text, int heads, WorkerPool pool)
     {
         _weights = weights;
         _rows = rows;
@@ -40,12 +42,6 @@ internal sealed unsafe class CrossAttentionFusion : IFusionStep
             _kv[l] = new float[rows * 2 * _d];
             MatMul.Multiply(visual, rows, _d, weights[l].Kv, 2 * _d, _kv[l], pool);
         }
-        _u = new float[maxTokens * _d];
-        _q = new float[maxTokens * _d];
-        _attn = new float[maxTokens * _d];
-        _f = new float[maxTokens * _d];
-        _cat = new float[maxTokens * 2 * _d];
-        _gate = new float[maxTokens * _d];
     }
 
     public bool AppliesTo(int layer) => layer < _kv.Length && _kv[layer] is not null;
@@ -54,17 +50,21 @@ internal sealed unsafe class CrossAttentionFusion : IFusionStep
     {
         int D = _d, T = tokens;
         ref readonly var w = ref _weights[layer];
-        var u = _u.AsSpan(0, T * D);
-        var q = _q.AsSpan(0, T * D);
-        var f = _f.AsSpan(0, T * D);
-        var cat = _cat.AsSpan(0, T * 2 * D);
-        var gate = _gate.AsSpan(0, T * D);
+        // [u | q | attn | f | gate | cat (2 rows wide)], each T·D
+        if (t_scratch is null || t_scratch.Length < 7 * T * D) t_scratch = new float[7 * T * D];
+        var scratch = t_scratch;
+        var u = scratch.AsSpan(0, T * D);
+        var q = scratch.AsSpan(T * D, T * D);
+        var attn = scratch.AsSpan(2 * T * D, T * D);
+        var f = scratch.AsSpan(3 * T * D, T * D);
+        var gate = scratch.AsSpan(4 * T * D, T * D);
+        var cat = scratch.AsSpan(5 * T * D, T * 2 * D);
 
         RmsNorm.Forward(x[..(T * D)], new ReadOnlySpan<float>(w.Norm, D), _eps, u, T);
         MatMul.Multiply(u, T, D, w.Q, D, q, pool);
-        fixed (float* pq = _q, pkv = _kv[layer], pa = _attn)
+        fixed (float* pq = q, pkv = _kv[layer], pa = attn)
             DenseAttention.Forward(pq, T, D, pkv, pkv + D, _rows, 2 * D, _heads, D / _heads, pa, D, pool);
-        MatMul.Multiply(_attn.AsSpan(0, T * D), T, D, w.Out, D, f, pool);
+        MatMul.Multiply(attn, T, D, w.Out, D, f, pool);
         for (int t = 0; t < T; t++)
         {
             f.Slice(t * D, D).CopyTo(cat.Slice(t * 2 * D, D));
