@@ -152,6 +152,8 @@ def main():
     ap.add_argument("--log-every", type=int, default=25)
     ap.add_argument("--save-every", type=int, default=500, help="also write ckpt.pt every N steps (0: only at the end)")
     ap.add_argument("--tokenizer", help="existing tokenizer.json (default: train one)")
+    ap.add_argument("--init", help="start from the weights of this ckpt.pt (fresh optimizer and schedule; needs its tokenizer)")
+    ap.add_argument("--data-offset", type=int, default=0, help="first training batch index (continue a run on unseen batches)")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -163,6 +165,12 @@ def main():
     tok.save(os.path.join(a.out, "tokenizer.json"))
     config = default_config(tok.vocab_size, tok.bos_id, tok.eos_id, tok.pad_id)
     model = OpenAutoGlm(config)
+    if a.init:
+        init = torch.load(a.init, map_location="cpu", weights_only=False)
+        if init["config"] != config:
+            raise SystemExit(f"{a.init}: its config differs from this run's (pass its --tokenizer)")
+        model.load_state_dict(init["state_dict"])
+        print(f"initialized from {a.init} (step {init['step']})")
     n_params = sum(p.numel() for p in model.parameters())
     print(f"vocab {tok.vocab_size}, parameters {n_params:,}")
 
@@ -183,7 +191,7 @@ def main():
     for step in range(a.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
-        b = batch(model, tok, a.seed, step, a.batch_size, a.drop_image)
+        b = batch(model, tok, a.seed, a.data_offset + step, a.batch_size, a.drop_image)
         ls = losses(model, b)
         loss = sum(WEIGHTS[k] * v for k, v in ls.items())
         opt.zero_grad(set_to_none=True)
