@@ -33,10 +33,14 @@ internal static class GenerateCommand
         var images = CommonOptions.Images();
         var resolution = CommonOptions.Resolution();
         var hugePages = CommonOptions.HugePages();
+        var chat = new Option<bool>("--chat")
+        {
+            Description = "Render --prompt as one user turn with the model's chat template (and the images as its image parts), as the model was trained to be asked.",
+        };
 
         var cmd = new Command("generate", "Generate text from a prompt or from token ids.")
         {
-            model, prompt, ids, maxNew, temperature, topK, topP, minP, repetition, seed, stop, frequency, presence, logprobs, schema, beams, threads, device, json, images, resolution, hugePages,
+            model, prompt, ids, maxNew, temperature, topK, topP, minP, repetition, seed, stop, frequency, presence, logprobs, schema, beams, threads, device, json, images, resolution, hugePages, chat,
         };
         cmd.SetAction((parse, ct) =>
         {
@@ -45,7 +49,8 @@ internal static class GenerateCommand
             if ((promptText is null) == (idText is null))
                 throw new ArgumentException("Give exactly one of --prompt or --ids.");
             using var m = CommonOptions.Load(parse.GetValue(model)!, parse.GetValue(threads), parse.GetValue(device)!, hugePages: parse.GetValue(hugePages));
-            int[] promptIds = idText is not null ? CommonOptions.ParseIds(idText) : m.Encode(promptText!);
+            int[] promptIds = idText is not null ? CommonOptions.ParseIds(idText)
+                : parse.GetValue(chat) ? ChatPrompt(m, promptText!, parse.GetValue(images)?.Length ?? 0) : m.Encode(promptText!);
             var options = new GenerationOptions
             {
                 MaxNewTokens = parse.GetValue(maxNew),
@@ -180,5 +185,16 @@ internal static class GenerateCommand
         w.WriteEndObject();
         w.Flush();
         Console.Out.WriteLine();
+    }
+
+    /// <summary>The prompt as one user message of the checkpoint's chat template, images first, ready for the assistant's turn.</summary>
+    private static int[] ChatPrompt(AutoGlmModel m, string prompt, int images)
+    {
+        if (m.ChatConfig is not { } template)
+            throw new ArgumentException("--chat: this model has no chat template (tokenizer_config.json or chat_template.jinja).");
+        var parts = new List<Engine.Chat.ChatContentPart>();
+        for (int i = 0; i < images; i++) parts.Add(Engine.Chat.ChatContentPart.Image());
+        parts.Add(Engine.Chat.ChatContentPart.FromText(prompt));
+        return m.Tokenizer!.Encode(template.Render([new Engine.Chat.ChatMessage("user", parts)], addGenerationPrompt: true), addSpecialTokens: false);
     }
 }

@@ -2,7 +2,8 @@
 
     /usr/bin/python3 export.py --ckpt out/ckpt.pt --out out/hf
 
-OUT/config.json, OUT/model.safetensors (F32, section 7 tensor names), OUT/tokenizer.json.
+OUT/config.json, OUT/model.safetensors (F32, section 7 tensor names), OUT/tokenizer.json and
+OUT/tokenizer_config.json (the chat template of the training prompts, infer.PROMPT_TEMPLATE).
 Every weight is rounded to the nearest float16 value before it is written (still stored as F32),
 so the engine's F16 conversion is lossless and PyTorch, golden.py and the engine all run the
 very same weights. --no-round writes the raw float32 training weights instead.
@@ -18,6 +19,17 @@ import torch
 
 import safetensors_io
 from model import OpenAutoGlm
+
+# One user turn renders exactly as infer.PROMPT_TEMPLATE after the BOS the tokenizer adds; an image part renders as
+# nothing, because this model fuses images by cross-attention instead of placeholder tokens.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'user' %}<|user|>{% elif message['role'] == 'assistant' %}<|assistant|>{% endif %}"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for part in message['content'] %}{% if part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
 
 
 def export(ckpt_path, out, tokenizer_path=None, round_fp16=True):
@@ -35,6 +47,8 @@ def export(ckpt_path, out, tokenizer_path=None, round_fp16=True):
         json.dump(config, f, indent=2)
     tokenizer_path = tokenizer_path or os.path.join(os.path.dirname(ckpt_path), "tokenizer.json")
     shutil.copyfile(tokenizer_path, os.path.join(out, "tokenizer.json"))
+    with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
+        json.dump({"chat_template": CHAT_TEMPLATE, "bos_token": "<|bos|>", "eos_token": "<|eos|>", "pad_token": "<|pad|>"}, f, indent=2)
     return len(tensors)
 
 
