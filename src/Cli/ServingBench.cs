@@ -79,9 +79,11 @@ internal static class ServingBench
             work[i] = (prompt, Math.Min(1 + rng.Next(maxOutput), model.ContextLength - prompt.Length));
         }
         using var engine = new BatchEngine(model, new BatchEngineOptions { MaxRunning = concurrency });
-        // Warm-up: JIT tiers and page-in of the mapped weights, outside the measurement, on a prompt of its own so that
-        // no request of the measured mix finds its prefix cached.
-        engine.GenerateAsync(RandomPrompt(Math.Min(maxPrompt, model.ContextLength - 2)), new GenerationOptions { MaxNewTokens = 2, StopAtEndOfSequence = false })
+        // Warm-up outside the measurement: page-in of the mapped weights and enough steps (prefill and decode) for the
+        // JIT's optimized tiers to be in place before the first timed level, on a prompt of its own so that no request of
+        // the measured mix finds its prefix cached. With a 2-token warm-up the first level ran partly on unoptimized code.
+        var warmUp = RandomPrompt(Math.Min(maxPrompt, model.ContextLength - 2));
+        engine.GenerateAsync(warmUp, new GenerationOptions { MaxNewTokens = Math.Min(16, model.ContextLength - warmUp.Length), StopAtEndOfSequence = false })
             .GetAwaiter().GetResult();
 
         var ttft = new List<double>();
