@@ -26,19 +26,12 @@ internal static unsafe class EncoderOpProbe
         var qkv = new float[rows * 3 * width];
         for (int i = 0; i < qkv.Length; i++) qkv[i] = rng.NextSingle() - 0.5f;
         var o = new float[rows * width];
-        foreach (int minRows in new[] { int.MaxValue, DenseAttention.TiledMinRows })
+        double att = Best(() =>
         {
-            int saved = DenseAttention.TiledMinRows;
-            DenseAttention.TiledMinRows = minRows;
-            double att = Best(() =>
-            {
-                fixed (float* pq = qkv, po = o)
-                    DenseAttention.Forward(pq, rows, 3 * width, pq + width, pq + 2 * width, rows, 3 * width, heads, width / heads, po, width, pool);
-            });
-            DenseAttention.TiledMinRows = saved;
-            string form = minRows == int.MaxValue ? "row-by-row" : "tiled";
-            Console.WriteLine($"attention ({form}) {heads} heads × {rows}²×64: {att * 1e3,7:F2} ms  {4.0 * rows * rows * width / att / 1e9,6:F1} GFLOP/s");
-        }
+            fixed (float* pq = qkv, po = o)
+                DenseAttention.Forward(pq, rows, 3 * width, pq + width, pq + 2 * width, rows, 3 * width, heads, width / heads, po, width, pool);
+        });
+        Console.WriteLine($"{"attention",-10} {heads} heads × {rows}²×64: {att * 1e3,7:F2} ms  {4.0 * rows * rows * width / att / 1e9,6:F1} GFLOP/s");
         var ff = new float[rows * 4 * width];
         for (int i = 0; i < ff.Length; i++) ff[i] = rng.NextSingle() - 0.5f;
         double gelu = Best(() => Activations.Gelu(ff));

@@ -23,7 +23,7 @@ internal static class BenchCommand
         {
             Description = "Serving benchmark instead: N concurrent clients on the batch engine, random prompt/output lengths up to --prompt-tokens/--gen-tokens; a comma list (1,4,16,64) sweeps the levels in one process.",
         };
-        var requests = new Option<int?>("--requests") { Description = "Serving benchmark: requests per level (default 4 × concurrency, at most 128)." };
+        var requests = new Option<int?>("--requests") { Description = "Serving benchmark: requests, the same ones at every level (default 4 × the highest concurrency, at most 128)." };
         var plot = new Option<string?>("--plot") { Description = "Serving benchmark: draw tokens/s and p99 latencies against concurrency to this PNG file." };
         var prefixTokens = new Option<int?>("--prefix-tokens")
         {

@@ -38,14 +38,19 @@ internal static class ServingBench
         return levels.Length > 0 ? levels : throw new ArgumentException("--concurrency needs at least one level.");
     }
 
-    /// <summary>Requests per level when not given: four per client, at most 128 so that the high levels finish in minutes.</summary>
+    /// <summary>Requests when not given: four per client of the highest level, at most 128 so that a sweep finishes in minutes.</summary>
     public static int DefaultRequests(int concurrency) => Math.Min(4 * concurrency, 128);
 
-    /// <summary>Runs every level in turn on one loaded model, each with a fresh engine and the same seeded request mix.</summary>
+    /// <summary>
+    /// Runs every level in turn on one loaded model, each with a fresh engine and the same seeded requests (as many as the
+    /// highest level's default unless given), so every level serves the same work and the throughputs compare: a smaller
+    /// sample at the low levels would draw a different mix of prompt and output lengths.
+    /// </summary>
     public static List<ServingReport> Sweep(string modelDir, int threads, IReadOnlyList<int> levels, int? requestCount, int maxPrompt, int maxOutput, int seed)
     {
         using var model = Load(modelDir, threads, levels.Max());
-        return [.. levels.Select(c => Run(model, c, requestCount ?? DefaultRequests(c), maxPrompt, maxOutput, seed))];
+        int requests = requestCount ?? DefaultRequests(levels.Max());
+        return [.. levels.Select(c => Run(model, c, requests, maxPrompt, maxOutput, seed))];
     }
 
     public static ServingReport Run(string modelDir, int threads, int concurrency, int requestCount, int maxPrompt, int maxOutput, int seed)
@@ -61,16 +66,25 @@ internal static class ServingBench
     private static ServingReport Run(AutoGlmModel model, int concurrency, int requestCount, int maxPrompt, int maxOutput, int seed)
     {
         var rng = new Random(seed);
+        int[] RandomPrompt(int length)
+        {
+            var prompt = new int[length];
+            for (int k = 0; k < prompt.Length; k++) prompt[k] = rng.Next(model.VocabSize);
+            return prompt;
+        }
         var work = new (int[] Prompt, int Output)[requestCount];
         for (int i = 0; i < requestCount; i++)
         {
-            var prompt = new int[Math.Min(1 + rng.Next(maxPrompt), model.ContextLength - 2)];
-            for (int k = 0; k < prompt.Length; k++) prompt[k] = rng.Next(model.VocabSize);
+            var prompt = RandomPrompt(Math.Min(1 + rng.Next(maxPrompt), model.ContextLength - 2));
             work[i] = (prompt, Math.Min(1 + rng.Next(maxOutput), model.ContextLength - prompt.Length));
         }
         using var engine = new BatchEngine(model, new BatchEngineOptions { MaxRunning = concurrency });
-        // Warm-up: JIT tiers and page-in of the mapped weights, outside the measurement.
-        engine.GenerateAsync(work[0].Prompt, new GenerationOptions { MaxNewTokens = 2, StopAtEndOfSequence = false }).GetAwaiter().GetResult();
+        // Warm-up outside the measurement: page-in of the mapped weights and enough steps (prefill and decode) for the
+        // JIT's optimized tiers to be in place before the first timed level, on a prompt of its own so that no request of
+        // the measured mix finds its prefix cached. With a 2-token warm-up the first level ran partly on unoptimized code.
+        var warmUp = RandomPrompt(Math.Min(maxPrompt, model.ContextLength - 2));
+        engine.GenerateAsync(warmUp, new GenerationOptions { MaxNewTokens = Math.Min(16, model.ContextLength - warmUp.Length), StopAtEndOfSequence = false })
+            .GetAwaiter().GetResult();
 
         var ttft = new List<double>();
         var itl = new List<double>();

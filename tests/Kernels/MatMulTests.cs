@@ -42,6 +42,34 @@ public unsafe class MatMulTests
         Check(rng, pool, isa, 13, MatMul.KSlice + 1, 7);
     }
 
+    [Theory]
+    [MemberData(nameof(IsaData))]
+    public void Multiply_ARowsResultDoesNotDependOnTheOtherRows(int isaWidth)
+    {
+        // The GEMM path (from MatMul.GemmMinRows rows) must give a row the same bits wherever it sits: in a full x tile or
+        // among the rows after the last one, and whatever the other rows are.
+        var isa = (VectorIsa)isaWidth;
+        var rng = new Random(5);
+        using var pool = new WorkerPool(2);
+        int k = MatMul.KSlice + 45, n = 29;
+        var w = new Half[n * k];
+        for (int i = 0; i < w.Length; i++) w[i] = (Half)(rng.NextSingle() * 2 - 1);
+        var probe = Floats(rng, k);
+        float[]? expected = null;
+        fixed (Half* pw = w)
+            for (int rows = MatMul.GemmMinRows; rows <= 13; rows++)
+                for (int at = 0; at < rows; at += 3)
+                {
+                    var x = Floats(rng, rows * k);
+                    probe.CopyTo(x, at * k);
+                    var y = new float[rows * n];
+                    MatMul.Multiply(x, rows, k, pw, n, y, pool, isa);
+                    var row = y.AsSpan(at * n, n).ToArray();
+                    expected ??= row;
+                    Assert.Equal(expected, row);
+                }
+    }
+
     [Fact]
     public void Multiply_ExactOnSubnormalAndExtremeHalves()
     {

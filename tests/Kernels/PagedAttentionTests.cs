@@ -25,7 +25,53 @@ public sealed class PagedAttentionTests
         using var pool = new WorkerPool(1);
         PagedAttention.Causal(q, tokens, startPos, keys, values, table, blockSize, heads, kvHeads, headDim, paged, pool);
         PagedAttentionReference.Causal(q, tokens, startPos, keys, values, table, blockSize, heads, kvHeads, headDim, reference, pool);
-        for (int i = 0; i < q.Length; i++) Assert.Equal(reference[i], paged[i], 1e-5f);
+        // Same operations in the same order as the contiguous kernel: bit-identical, not merely close.
+        Assert.Equal(reference, paged);
+    }
+
+    [Fact]
+    public void RowsOfManySequencesInOneCallMatchEachSequenceAlone()
+    {
+        const int blockSize = 4, heads = 4, kvHeads = 2, headDim = 8, poolBlocks = 24, width = heads * headDim;
+        var rng = new Random(7);
+        float[] Random(int n) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        var keys = Random(poolBlocks * kvHeads * blockSize * headDim);
+        var values = Random(keys.Length);
+        // (tokens, startPos): a prefill chunk, decode rows, and a chunk that continues a cached prefix.
+        (int Tokens, int StartPos)[] sequences = [(5, 0), (1, 9), (1, 0), (3, 6), (1, 14)];
+        var blocks = Enumerable.Range(0, poolBlocks).OrderBy(_ => rng.Next()).ToArray();
+        int rows = sequences.Sum(s => s.Tokens), used = 0, row = 0;
+        var q = Random(rows * width);
+        var positions = new int[rows];
+        var starts = new int[rows];
+        var tables = new List<int>();
+        var alone = new float[rows * width];
+        using var pool = new WorkerPool(3);
+        foreach (var (tokens, startPos) in sequences)
+        {
+            int length = (startPos + tokens + blockSize - 1) / blockSize;
+            var table = blocks.AsSpan(used, length).ToArray();
+            used += length;
+            PagedAttention.Causal(q.AsSpan(row * width, tokens * width), tokens, startPos, keys, values, table, blockSize, heads, kvHeads, headDim,
+                alone.AsSpan(row * width, tokens * width), pool);
+            for (int t = 0; t < tokens; t++)
+            {
+                positions[row + t] = startPos + t;
+                starts[row + t] = tables.Count;
+            }
+            tables.AddRange(table);
+            row += tokens;
+        }
+        var batched = new float[rows * width];
+        PagedAttention.CausalRows(q, positions, starts, tables.ToArray(), keys, values, blockSize, heads, kvHeads, headDim, batched, pool);
+        Assert.Equal(alone, batched);
+    }
+
+    [Fact]
+    public void ABlockOutsideThePoolIsRejected()
+    {
+        using var pool = new WorkerPool(1);
+        Assert.Throws<ArgumentException>(() => PagedAttention.CausalRows(new float[8], [0], [0], [2], new float[64], new float[64], 4, 1, 1, 8, new float[8], pool));
     }
 
     [Fact]

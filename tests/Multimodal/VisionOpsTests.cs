@@ -44,11 +44,11 @@ public class VisionOpsTests
     }
 
     [Theory]
-    [InlineData(3, 5, 9, false)]    // row-by-row path
-    [InlineData(7, 5, 9, false)]    // tiled, padded head dim and key count
+    [InlineData(3, 5, 9, false)]    // fewer rows than a register tile
+    [InlineData(7, 5, 9, false)]    // padded head dim and key count
     [InlineData(30, 37, 64, false)]
-    [InlineData(13, 13, 24, true)]  // causal, tiled
-    [InlineData(2, 6, 16, true)]    // causal, row-by-row
+    [InlineData(13, 13, 24, true)]
+    [InlineData(2, 6, 16, true)]
     public unsafe void DenseAttentionMatchesANaiveSoftmax(int T, int M, int hd, bool causal)
     {
         int H = 2, D = H * hd;
@@ -74,6 +74,27 @@ public class VisionOpsTests
                     for (int j = 0; j < seen; j++) e += s[j] / sum * kv[j * 2 * D + D + h * hd + i];
                     Assert.Equal(e, o[t * D + h * hd + i], 1e-5);
                 }
+            }
+    }
+
+    [Fact]
+    public unsafe void ARowsAttentionDoesNotDependOnHowManyRowsShareTheCall()
+    {
+        int T = 11, M = 23, H = 3, hd = 20, D = H * hd;
+        var random = new Random(12);
+        var q = Enumerable.Range(0, T * D).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var kv = Enumerable.Range(0, M * 2 * D).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var all = new float[T * D];
+        using var pool = new WorkerPool(2);
+        fixed (float* pq = q, pkv = kv, po = all) DenseAttention.Forward(pq, T, D, pkv, pkv + D, M, 2 * D, H, hd, po, D, pool);
+        foreach (int start in new[] { 0, 5, 10 })
+            foreach (int count in new[] { 1, 2, 3, 4, 5 })
+            {
+                if (start + count > T) continue;
+                var part = new float[count * D];
+                fixed (float* pq = q, pkv = kv, po = part)
+                    DenseAttention.Forward(pq + start * D, count, D, pkv, pkv + D, M, 2 * D, H, hd, po, D, pool);
+                Assert.Equal(all.AsSpan(start * D, count * D).ToArray(), part);
             }
     }
 }

@@ -22,6 +22,8 @@ internal sealed class RunState : IDisposable
         Cos = new float[maxTokens * (c.RotaryDim / 2)];
         Sin = new float[maxTokens * (c.RotaryDim / 2)];
         Logits = new float[c.VocabSize];
+        Positions = new int[maxTokens];
+        TableStarts = new int[maxTokens];
         Pool = new WorkerPool(threads);
     }
 
@@ -40,6 +42,16 @@ internal sealed class RunState : IDisposable
     public readonly float[] Cos;    // [T, r/2]
     public readonly float[] Sin;    // [T, r/2]
     public float[] Logits;          // [rows, V]; grows only when every position is asked for
+    public readonly int[] Positions;   // [T] position of each row of a ragged batch
+    public readonly int[] TableStarts; // [T] where each row's block table starts in BlockTables
+    public int[] BlockTables = [];     // the block tables of a ragged batch's sequences, one after another; grows as needed
+
+    /// <summary>BlockTables with room for at least <paramref name="entries"/> entries.</summary>
+    public int[] BlockTablesFor(int entries)
+    {
+        if (BlockTables.Length < entries) BlockTables = new int[Math.Max(entries, BlockTables.Length * 2)];
+        return BlockTables;
+    }
 
     public Span<float> LogitsFor(int rows)
     {

@@ -29,11 +29,27 @@ internal sealed unsafe partial class TextDecoder
         var norm = s.Norm.AsSpan(0, T * D);
 
         Embedding.Gather(_embedding, D, ids, x);
+        int entries = 0;
+        foreach (var seg in segments) entries += seg.BlockTable.Length;
+        var tables = s.BlockTablesFor(entries);
+        entries = 0;
+        int covered = 0;
         foreach (var seg in segments)
+        {
             seg.Fusion?.OnEmbeddings(x.Slice(seg.Offset * D, seg.Count * D), seg.Count, seg.StartPos);
-        foreach (var seg in segments)
-            for (int i = 0; i < seg.Count; i++) FillRotaryRow(s, seg.Offset + i, seg.StartPos + i);
-        var attention = new PagedAttentionStep(cache, segments, c);
+            seg.BlockTable.CopyTo(tables, entries);
+            for (int i = 0; i < seg.Count; i++)
+            {
+                int row = seg.Offset + i;
+                FillRotaryRow(s, row, seg.StartPos + i);
+                s.Positions[row] = seg.StartPos + i;
+                s.TableStarts[row] = entries;
+            }
+            entries += seg.BlockTable.Length;
+            covered += seg.Count;
+        }
+        if (covered != T) throw new ArgumentException($"The segments cover {covered} of the {T} rows.", nameof(segments));
+        var attention = new PagedAttentionStep(cache, segments, s, T, entries, c);
         RunLayers(s, T, ref attention, SegmentFusion.Of(segments, D));
 
         int rows = 0;
@@ -75,8 +91,9 @@ internal sealed unsafe partial class TextDecoder
         }
     }
 
-    /// <summary>A ragged batch: each segment's rows write K/V into its blocks and attend over its own paged history.</summary>
-    private readonly ref struct PagedAttentionStep(PagedKvCache cache, ReadOnlySpan<BatchSegment> segments, TextConfig c) : IAttentionStep
+    /// <summary>A ragged batch: each segment's rows write K/V into its blocks; then every row attends over its own sequence's paged history, all rows in one parallel call.</summary>
+    private readonly ref struct PagedAttentionStep(PagedKvCache cache, ReadOnlySpan<BatchSegment> segments, RunState s, int rows, int entries, TextConfig c)
+        : IAttentionStep
     {
         private readonly ReadOnlySpan<BatchSegment> _segments = segments;
 
@@ -91,9 +108,9 @@ internal sealed unsafe partial class TextDecoder
                     var row = qkv.Slice((seg.Offset + i) * width, width);
                     cache.Write(layer, seg.BlockTable[p / B], p % B, row.Slice(H * d, Hkv * d), row.Slice((H + Hkv) * d, Hkv * d));
                 }
-                PagedAttention.Causal(q.Slice(seg.Offset * H * d, seg.Count * H * d), seg.Count, seg.StartPos, cache.Keys(layer), cache.Values(layer),
-                    seg.BlockTable, B, H, Hkv, d, attn.Slice(seg.Offset * H * d, seg.Count * H * d), pool);
             }
+            PagedAttention.CausalRows(q, s.Positions.AsSpan(0, rows), s.TableStarts.AsSpan(0, rows), s.BlockTables.AsSpan(0, entries),
+                cache.Keys(layer), cache.Values(layer), B, H, Hkv, d, attn, pool);
         }
     }
 }

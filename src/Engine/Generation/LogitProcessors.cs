@@ -52,13 +52,5 @@ public static class LogitProcessors
         return n;
     }
 
-    private static double LogSumExp(ReadOnlySpan<float> logits)
-    {
-        float max = float.NegativeInfinity;
-        foreach (float l in logits) max = MathF.Max(max, l);
-        if (float.IsNegativeInfinity(max)) return max;
-        double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
-        return max + Math.Log(sum);
-    }
+    private static double LogSumExp(ReadOnlySpan<float> logits) => Kernels.Cpu.VectorOps.LogSumExp(logits);
 }

@@ -127,7 +127,7 @@ public static unsafe class Attention
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot<TS, TV>(float* a, float* b, int d) where TS : struct, ISimd<TV> where TV : struct
+    internal static float Dot<TS, TV>(float* a, float* b, int d) where TS : struct, ISimd<TV> where TV : struct
     {
         TV s0 = TS.Zero, s1 = TS.Zero;
         int i = 0;
