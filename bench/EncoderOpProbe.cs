@@ -19,8 +19,16 @@ internal static unsafe class EncoderOpProbe
             var x = new float[rows * k];
             for (int i = 0; i < x.Length; i++) x[i] = rng.NextSingle() - 0.5f;
             var y = new float[rows * n];
-            double best = Best(() => MatMul.Multiply(x, rows, k, w, n, y, pool));
-            Console.WriteLine($"{name,-10} {rows}×{k}×{n}: {best * 1e3,7:F2} ms  {2.0 * rows * n * k / best / 1e9,6:F1} GFLOP/s");
+            int savedSlice = MatMul.KSlice;
+            var rates = new List<string>();
+            foreach (int slice in new[] { 512, 4096 })
+            {
+                MatMul.KSlice = slice;
+                double best = Best(() => MatMul.Multiply(x, rows, k, w, n, y, pool));
+                rates.Add($"{slice}:{2.0 * rows * n * k / best / 1e9:F1}");
+            }
+            MatMul.KSlice = savedSlice;
+            Console.WriteLine($"{name,-6} {rows}×{k}×{n}: GFLOP/s by k slice {string.Join(" ", rates)}");
             NativeMemory.AlignedFree(w);
         }
         var qkv = new float[rows * 3 * width];
