@@ -185,34 +185,12 @@ public sealed class BatchEngine : IDisposable
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var request = Submit(promptIds, options);
-        Start();
-        using var registration = cancellationToken.Register(request.Cancel);
-        bool finished = false;
-        try
-        {
-            await foreach (var token in request.Tokens.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
-            {
-                // Tokens may already be buffered: a cancelled caller gets none of them.
-                cancellationToken.ThrowIfCancellationRequested();
-                yield return token;
-            }
-            finished = true;
-        }
-        finally
-        {
-            if (!finished) request.Cancel();
-        }
+        await foreach (var token in Stream(Submit(promptIds, options), cancellationToken).ConfigureAwait(false)) yield return token;
     }
 
     /// <summary>Runs a request to the end on the background loop.</summary>
-    public async Task<GenerationResult> GenerateAsync(IReadOnlyList<int> promptIds, GenerationOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        var request = Submit(promptIds, options);
-        Start();
-        using var registration = cancellationToken.Register(request.Cancel);
-        return await request.Result.ConfigureAwait(false);
-    }
+    public Task<GenerationResult> GenerateAsync(IReadOnlyList<int> promptIds, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+        => Complete(Submit(promptIds, options), cancellationToken);
 
     /// <summary>Streams a request with images (encoded off the caller's thread before it queues); see <see cref="Submit(IReadOnlyList{int}, IReadOnlyList{ImageInput}, GenerationOptions?, ImageRequestOptions?)"/>.</summary>
     public async IAsyncEnumerable<GeneratedToken> GenerateStreamingAsync(IReadOnlyList<int> promptIds, IReadOnlyList<ImageInput> images,
@@ -227,6 +205,12 @@ public sealed class BatchEngine : IDisposable
         ImageRequestOptions? imageOptions = null, CancellationToken cancellationToken = default)
     {
         var request = await Task.Run(() => Submit(promptIds, images, options, imageOptions), cancellationToken).ConfigureAwait(false);
+        return await Complete(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The result of a submitted request; cancelling the token cancels the request.</summary>
+    private async Task<GenerationResult> Complete(BatchRequest request, CancellationToken cancellationToken)
+    {
         Start();
         using var registration = cancellationToken.Register(request.Cancel);
         return await request.Result.ConfigureAwait(false);
@@ -242,6 +226,7 @@ public sealed class BatchEngine : IDisposable
         {
             await foreach (var token in request.Tokens.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             {
+                // Tokens may already be buffered: a cancelled caller gets none of them.
                 cancellationToken.ThrowIfCancellationRequested();
                 yield return token;
             }
