@@ -88,42 +88,12 @@ public static unsafe class Attention
         }
     }
 
-    /// <summary>o = Σ_p weights[p] · v[p, :]; output columns are kept in registers (4 vectors at a time) across all p.</summary>
+    /// <summary>o = Σ_p weights[p] · v[p, :] over contiguous rows: the paged sum with one block holding them all.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void WeightedSum<TS, TV>(float* weights, float* v, int length, int d, float* o) where TS : struct, ISimd<TV> where TV : struct
     {
-        int w = TS.Count;
-        int c = 0;
-        for (; c + 4 * w <= d; c += 4 * w)
-        {
-            TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero;
-            float* row = v + c;
-            for (int p = 0; p < length; p++, row += d)
-            {
-                TV s = TS.Broadcast(weights[p]);
-                a0 = TS.Fma(s, TS.Load(row), a0);
-                a1 = TS.Fma(s, TS.Load(row + w), a1);
-                a2 = TS.Fma(s, TS.Load(row + 2 * w), a2);
-                a3 = TS.Fma(s, TS.Load(row + 3 * w), a3);
-            }
-            TS.Store(a0, o + c);
-            TS.Store(a1, o + c + w);
-            TS.Store(a2, o + c + 2 * w);
-            TS.Store(a3, o + c + 3 * w);
-        }
-        for (; c + w <= d; c += w)
-        {
-            TV a0 = TS.Zero;
-            float* row = v + c;
-            for (int p = 0; p < length; p++, row += d) a0 = TS.Fma(TS.Broadcast(weights[p]), TS.Load(row), a0);
-            TS.Store(a0, o + c);
-        }
-        for (; c < d; c++)
-        {
-            float a = 0;
-            for (int p = 0; p < length; p++) a += weights[p] * v[(long)p * d + c];
-            o[c] = a;
-        }
+        int block = 0;
+        PagedAttention.WeightedSum<TS, TV>(weights, v, &block, 0, Math.Max(1, length), length, d, o);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

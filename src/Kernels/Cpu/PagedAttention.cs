@@ -138,9 +138,12 @@ public static unsafe class PagedAttention
         }
     }
 
-    /// <summary>o = Σ_p weights[p] · v[p, :] over paged rows; the same operations in the same order as Attention's contiguous sum.</summary>
+    /// <summary>
+    /// o = Σ_p weights[p] · v[p, :] over paged rows (row p in block table[p / blockSize]); output columns stay in registers,
+    /// 4 vectors at a time, across all p. The contiguous attention calls it with one block, so both give the same bits.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WeightedSum<TS, TV>(float* weights, float* v, int* table, long blockStride, int blockSize, int length, int d, float* o)
+    internal static void WeightedSum<TS, TV>(float* weights, float* v, int* table, long blockStride, int blockSize, int length, int d, float* o)
         where TS : struct, ISimd<TV> where TV : struct
     {
         int w = TS.Count;
