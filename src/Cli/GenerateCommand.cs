@@ -187,14 +187,14 @@ internal static class GenerateCommand
         Console.Out.WriteLine();
     }
 
-    /// <summary>The prompt as one user message of the checkpoint's chat template, images first, ready for the assistant's turn.</summary>
+    /// <summary>The prompt as one user message of the checkpoint's chat template, images first.</summary>
     private static int[] ChatPrompt(AutoGlmModel m, string prompt, int images)
     {
-        if (m.ChatConfig is not { } template)
+        if (m.ChatConfig is null)
             throw new ArgumentException("--chat: this model has no chat template (tokenizer_config.json or chat_template.jinja).");
         var parts = new List<Engine.Chat.ChatContentPart>();
         for (int i = 0; i < images; i++) parts.Add(Engine.Chat.ChatContentPart.Image());
         parts.Add(Engine.Chat.ChatContentPart.FromText(prompt));
-        return m.Tokenizer!.Encode(template.Render([new Engine.Chat.ChatMessage("user", parts)], addGenerationPrompt: true), addSpecialTokens: false);
+        return m.EncodeChat([new Engine.Chat.ChatMessage("user", parts)]);
     }
 }

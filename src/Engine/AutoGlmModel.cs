@@ -66,6 +66,17 @@ public sealed partial class AutoGlmModel : IDisposable
     /// <summary>The checkpoint's chat template (from tokenizer_config.json or chat_template.jinja), or null when it has none.</summary>
     public Chat.TokenizerChatConfig? ChatConfig => _chatConfig.Value;
 
+    /// <summary>
+    /// The prompt ids of a conversation rendered by the checkpoint's chat template, ready for the assistant's turn (the template
+    /// writes its own BOS, so none is added). Throws when the model has no tokenizer or no chat template.
+    /// </summary>
+    public int[] EncodeChat(IReadOnlyList<Chat.ChatMessage> messages)
+    {
+        if (Tokenizer is not { } tokenizer) throw new InvalidOperationException("This model was converted without a tokenizer.");
+        if (ChatConfig is not { } chat) throw new InvalidOperationException("This model has no chat template (tokenizer_config.json or chat_template.jinja).");
+        return tokenizer.Encode(chat.Render(messages, addGenerationPrompt: true), addSpecialTokens: false);
+    }
+
     /// <summary>End-of-sequence ids from the checkpoint.</summary>
     internal int[] EndOfSequenceIds => _endOfSequence;
 

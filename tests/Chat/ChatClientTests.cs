@@ -141,6 +141,17 @@ public sealed class ChatClientImageTests
     private static readonly string Examples = Path.Combine(SharedModels.RepositoryRoot, "examples");
 
     [Fact]
+    public void TheDemoModelsChatTemplateRendersItsTrainingPromptFormat()
+    {
+        using var model = AutoGlmModel.Load(Path.Combine(SharedModels.RepositoryRoot, "models", "demo"), new ModelOptions { Threads = 1 });
+        // tools/demo-model/infer.py: BOS from the tokenizer's post-processor, then "<|user|>{question}<|assistant|>"
+        var expected = model.Tokenizer!.Encode("<|user|>Is there a defect?<|assistant|>");
+        var message = new OpenAutoGlm.Engine.Chat.ChatMessage("user", [ChatContentPart.Image(), ChatContentPart.FromText("Is there a defect?")]);
+        Assert.Equal(expected, model.EncodeChat([message]));
+        Assert.Equal(model.Tokenizer.TokenToId("<|bos|>"), expected[0]);
+    }
+
+    [Fact]
     public async Task AnImageMessageAnswersLikeTheModelsOwnMultimodalGeneration()
     {
         using var model = AutoGlmModel.Load(Path.Combine(SharedModels.RepositoryRoot, "tests", "Data", "demo-smoke"), new ModelOptions { Threads = 2 });

@@ -111,7 +111,7 @@ public sealed class AutoGlmChatClient : IChatClient
     public int[] EncodeConversation(IReadOnlyList<ChatMessage> messages)
     {
         var tokenizer = _model.Tokenizer!;
-        if (_model.ChatConfig is { } chat) return tokenizer.Encode(chat.Render(messages, addGenerationPrompt: true), addSpecialTokens: false);
+        if (_model.ChatConfig is not null) return _model.EncodeChat(messages);
         // No template in the checkpoint: a plain transcript the model can continue.
         var text = new StringBuilder();
         foreach (var m in messages)
