@@ -88,5 +88,32 @@ public class WorkerPoolTests
     }
 
     [Fact]
+    public void For_BackToBackCallsOfGrowingCountNeverRunAnIndexTwiceOrStall()
+    {
+        // A worker that wakes late for a small call must not claim an index of the next, larger call before it opens:
+        // that ran an index twice and over-counted the call's completions, so the caller waited forever.
+        using var pool = new WorkerPool(3);
+        var hits = new int[64];
+        var body = new CountingBody(hits);
+        int calls = 0, wrong = 0;
+        var caller = new Thread(() =>
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (clock.ElapsedMilliseconds < 1500)
+            {
+                int count = calls++ % 2 == 0 ? 2 : 64;
+                Array.Clear(hits);
+                pool.For(count, body);
+                for (int i = 0; i < hits.Length; i++)
+                    if (hits[i] != (i < count ? 1 : 0)) wrong++;
+            }
+        }) { IsBackground = true };
+        caller.Start();
+        Assert.True(caller.Join(TimeSpan.FromSeconds(30)), $"WorkerPool.For stalled after {calls} calls");
+        Assert.True(calls > 1000, $"only {calls} calls ran");
+        Assert.Equal(0, wrong);
+    }
+
+    [Fact]
     public void Constructor_RejectsZeroThreads() => Assert.Throws<ArgumentOutOfRangeException>(() => new WorkerPool(0));
 }

@@ -37,8 +37,9 @@ public sealed unsafe class WorkerPool : IDisposable
     private void* _state;
     private int _count;
 
-    // High 32 bits: generation of the current call; low 32 bits: next unclaimed index.
+    // High 32 bits: generation of the current call; low 32 bits: next unclaimed index, or Closed while the call's fields are written.
     private long _ticket;
+    private const int Closed = int.MaxValue;
     private int _generation;
     private int _completed;
     private int _sleepers;
@@ -75,6 +76,7 @@ public sealed unsafe class WorkerPool : IDisposable
     public void For<TBody>(int count, ref TBody body) where TBody : struct, IParallelBody, allows ref struct
     {
         if (count <= 0) return;
+        if (count == Closed) throw new ArgumentOutOfRangeException(nameof(count), count, "count must be less than int.MaxValue.");
         if (count == 1 || _workers.Length == 0)
         {
             for (int i = 0; i < count; i++) body.Invoke(i);
@@ -101,13 +103,18 @@ public sealed unsafe class WorkerPool : IDisposable
             throw new InvalidOperationException("WorkerPool.For is already running (nested or concurrent calls are not supported).");
         try
         {
+            int generation = ++_generation;
+            // Close the new generation before its fields change: a worker still holding the previous generation's fields
+            // (or reading them half-written) can then claim nothing, since its compare-exchange expects an older ticket and
+            // the closed index is past every count. Claiming into a half-published call ran an index twice and counted an
+            // extra completion, so the wait below never ended.
+            Interlocked.Exchange(ref _ticket, ((long)generation << 32) | Closed);
             _invoke = invoke;
             _state = state;
             _count = count;
             _completed = 0;
             _failure = null;
-            int generation = ++_generation;
-            // Publishing the ticket (generation, index 0) releases the fields above to the workers.
+            // Opening the ticket (generation, index 0) releases the fields above to the workers.
             Interlocked.Exchange(ref _ticket, (long)generation << 32);
             if (Volatile.Read(ref _sleepers) > 0)
                 lock (_gate) Monitor.PulseAll(_gate);
@@ -157,11 +164,22 @@ public sealed unsafe class WorkerPool : IDisposable
         while (true)
         {
             if (!WaitForWork(ref seen)) return;
-            // Fields are read before the claim; Drain's claim fails if they belong to a finished generation.
             long ticket = Volatile.Read(ref _ticket);
+            // The caller is between closing and opening this generation: a few stores away.
+            while ((int)ticket == Closed)
+            {
+                Thread.SpinWait(4);
+                ticket = Volatile.Read(ref _ticket);
+            }
             int generation = (int)(ticket >> 32);
             seen = generation;
-            Drain(generation, _invoke, _state, _count);
+            var invoke = _invoke;
+            var state = _state;
+            int count = _count;
+            // The fields are read before Drain re-reads the ticket: if they belong to a later call, that ticket shows
+            // its generation (it was closed before they were written) and the claim fails.
+            Interlocked.MemoryBarrier();
+            Drain(generation, invoke, state, count);
         }
     }
 
