@@ -11,6 +11,11 @@ if (args.Length > 0 && args[0] == "slices")
     GemmSliceProbe.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount);
     return;
 }
+if (args.Length > 0 && args[0] == "gemm-rows")
+{
+    GemmRowsProbe.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount);
+    return;
+}
 if (args.Length > 0 && args[0] == "prefetch")
 {
     GemvPrefetchProbe.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount);

@@ -18,7 +18,7 @@ public unsafe class MatMulTests
         using var pool = new WorkerPool(2);
         int[] ks = [1, 7, 17, 63, 100, 769];
         int[] ns = [1, 3, 13, 37];
-        int[] rowCounts = [1, 2, 3, 4, 5, 7, 13];
+        int[] rowCounts = [1, 2, 3, 4, 5, 7, 13, 20, MatMul.SkinnyMaxRows + 3];
         foreach (int k in ks)
             foreach (int n in ns)
                 foreach (int rows in rowCounts)
@@ -46,8 +46,9 @@ public unsafe class MatMulTests
     [MemberData(nameof(IsaData))]
     public void Multiply_ARowsResultDoesNotDependOnTheOtherRows(int isaWidth)
     {
-        // The GEMM path (from MatMul.GemmMinRows rows) must give a row the same bits wherever it sits: in a full x tile or
-        // among the rows after the last one, and whatever the other rows are.
+        // From MatMul.GemmMinRows rows on, a row must get the same bits wherever it sits (in a full x tile or among the rows
+        // after the last one, in a full skinny group or a padded one) and whatever the other rows are, on both sides of the
+        // switch from the skinny kernel to the FP32-block GEMM.
         var isa = (VectorIsa)isaWidth;
         var rng = new Random(5);
         using var pool = new WorkerPool(2);
@@ -57,8 +58,8 @@ public unsafe class MatMulTests
         var probe = Floats(rng, k);
         float[]? expected = null;
         fixed (Half* pw = w)
-            for (int rows = MatMul.GemmMinRows; rows <= 13; rows++)
-                for (int at = 0; at < rows; at += 3)
+            for (int rows = MatMul.GemmMinRows; rows <= MatMul.SkinnyMaxRows + 7; rows++)
+                for (int at = rows % 3; at < rows; at += 4)
                 {
                     var x = Floats(rng, rows * k);
                     probe.CopyTo(x, at * k);
@@ -80,15 +81,19 @@ public unsafe class MatMulTests
         for (int i = 0; i < k; i++) { w[i] = special[i]; w[k + i] = special[k - 1 - i]; }
         using var pool = new WorkerPool(1);
         foreach (var isa in AllIsas)
-            for (int j = 0; j < k; j++)
-            {
-                var x = new float[k];
-                x[j] = 1f;
-                var y = new float[n];
-                fixed (Half* pw = w) MatMul.Multiply(x, 1, k, pw, n, y, pool, isa);
-                Assert.Equal((float)w[j], y[0]);
-                Assert.Equal((float)w[k + j], y[1]);
-            }
+            foreach (int rows in new[] { 1, 5, MatMul.SkinnyMaxRows + 1 })   // GEMV, skinny kernel, GEMM
+                for (int j = 0; j < k; j++)
+                {
+                    var x = new float[rows * k];
+                    for (int t = 0; t < rows; t++) x[t * k + j] = 1f;
+                    var y = new float[rows * n];
+                    fixed (Half* pw = w) MatMul.Multiply(x, rows, k, pw, n, y, pool, isa);
+                    for (int t = 0; t < rows; t++)
+                    {
+                        Assert.Equal((float)w[j], y[t * n]);
+                        Assert.Equal((float)w[k + j], y[t * n + 1]);
+                    }
+                }
     }
 
     [Fact]
