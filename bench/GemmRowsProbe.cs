@@ -27,7 +27,7 @@ internal static unsafe class GemmRowsProbe
                 weights.Add(((nint)w, k, n));
                 flopsPerRow += 2L * n * k;
             }
-        foreach (int rows in new[] { 4, 8, 12, 16, 24, 32, 48, 64 })
+        foreach (int rows in new[] { 4, 8, 12, 16, 17, 18, 19, 24, 32, 48, 64 })
         {
             var x = new float[rows * 4096];
             for (int i = 0; i < x.Length; i++) x[i] = rng.NextSingle() - 0.5f;

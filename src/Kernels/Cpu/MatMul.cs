@@ -78,15 +78,20 @@ public static unsafe class MatMul
             return;
         }
         float* xp = x;
-        if (kp != k)
+        // Two or more rows after the last full x tile run as one more full tile with zero rows (results dropped): a row of
+        // its own runs latency-bound at a quarter of the tile's rate, and both give a pair the same bits.
+        int tileX = TS.Count >= 16 ? 6 : 4;
+        int padded = rows % tileX >= 2 ? rows + tileX - rows % tileX : rows;
+        if (kp != k || padded != rows)
         {
             // Zero-pad rows to the vector width so the micro-kernel has no k tail.
-            xp = ThreadScratch.Get(ThreadScratch.MatMulInput, (long)rows * kp);
+            xp = ThreadScratch.Get(ThreadScratch.MatMulInput, (long)padded * kp);
             for (int t = 0; t < rows; t++)
             {
                 new ReadOnlySpan<float>(x + (long)t * k, k).CopyTo(new Span<float>(xp + (long)t * kp, k));
                 new Span<float>(xp + (long)t * kp + k, kp - k).Clear();
             }
+            new Span<float>(xp + (long)rows * kp, (padded - rows) * kp).Clear();
         }
 
         int tileW = TS.Count >= 16 ? 4 : 3;
@@ -96,7 +101,7 @@ public static unsafe class MatMul
         // Keep enough blocks for every thread to get several.
         int maxBlock = Math.Max(tileW, (n / (pool.Threads * 3)) / tileW * tileW);
         blockRows = Math.Min(blockRows, maxBlock);
-        var gemm = new GemmBody<TS, TV> { X = xp, W = w, Y = y, Rows = rows, K = k, Kp = kp, N = n, BlockRows = blockRows };
+        var gemm = new GemmBody<TS, TV> { X = xp, W = w, Y = y, Rows = padded, ValidRows = rows, K = k, Kp = kp, N = n, BlockRows = blockRows };
         pool.For((n + blockRows - 1) / blockRows, ref gemm);
     }
 
@@ -172,10 +177,10 @@ public static unsafe class MatMul
         if (kp % F32Alignment != 0) throw new ArgumentException($"kp {kp} is not a multiple of {F32Alignment}.", nameof(kp));
         switch (Isa.Current)
         {
-            case VectorIsa.V512: GemmBlock<Simd512, Vector512<float>>(x, rows, kp, w, nb, y, ldy); break;
-            case VectorIsa.V256: GemmBlock<Simd256, Vector256<float>>(x, rows, kp, w, nb, y, ldy); break;
-            case VectorIsa.V128: GemmBlock<Simd128, Vector128<float>>(x, rows, kp, w, nb, y, ldy); break;
-            default: GemmBlock<SimdScalar, float>(x, rows, kp, w, nb, y, ldy); break;
+            case VectorIsa.V512: GemmBlock<Simd512, Vector512<float>>(x, rows, kp, w, nb, y, ldy, rows); break;
+            case VectorIsa.V256: GemmBlock<Simd256, Vector256<float>>(x, rows, kp, w, nb, y, ldy, rows); break;
+            case VectorIsa.V128: GemmBlock<Simd128, Vector128<float>>(x, rows, kp, w, nb, y, ldy, rows); break;
+            default: GemmBlock<SimdScalar, float>(x, rows, kp, w, nb, y, ldy, rows); break;
         }
     }
 
@@ -330,7 +335,7 @@ public static unsafe class MatMul
         public float* X;
         public Half* W;
         public float* Y;
-        public int Rows, K, Kp, N, BlockRows;
+        public int Rows, ValidRows, K, Kp, N, BlockRows;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int index)
@@ -345,7 +350,7 @@ public static unsafe class MatMul
                 ConvertRow<TS, TV>((Half*)W + (long)(n0 + r) * K, dst, K, prefetch);
                 for (int i = K; i < Kp; i++) dst[i] = 0f;
             }
-            GemmBlock<TS, TV>(X, Rows, Kp, wf, nb, Y + n0, N);
+            GemmBlock<TS, TV>(X, Rows, Kp, wf, nb, Y + n0, N, ValidRows);
         }
     }
 
@@ -381,14 +386,14 @@ public static unsafe class MatMul
     /// </summary>
     internal static int KSlice = 4096;
 
-    /// <summary>y[t, j] = dot(x[t, :], wf[j, :]) for a block of nb FP32 weight rows; rows of x and wf have stride kp (padded).</summary>
+    /// <summary>y[t, j] = dot(x[t, :], wf[j, :]) for a block of nb FP32 weight rows, written for t &lt; validRows; rows of x and wf have stride kp (padded).</summary>
     /// <remarks>
     /// x tiles are the outer loop and k slices the inner one (k ≤ <see cref="KSlice"/> is a single slice), so only one
     /// tile's partial sums are live. Every (x row, weight row) pair of the full weight tiles, tail x rows included, accumulates in one vector register
     /// in k order and is reduced once, so a row's result does not depend on how many rows the call has or where it sits.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void GemmBlock<TS, TV>(float* x, int rows, int kp, float* wf, int nb, float* y, int ldy)
+    private static void GemmBlock<TS, TV>(float* x, int rows, int kp, float* wf, int nb, float* y, int ldy, int validRows)
         where TS : struct, ISimd<TV> where TV : unmanaged
     {
         bool wide = TS.Count >= 16;
@@ -450,7 +455,7 @@ public static unsafe class MatMul
             for (int j = fullW; j < nb; j++)
                 for (int r = 0; r < count; r++)
                     stage[r * nb + j] = Dot<TS, TV>(x + (long)(t + r) * kp, wf + (long)j * kp, kp);
-            for (int r = 0; r < count; r++)
+            for (int r = 0; r < count && t + r < validRows; r++)
                 new ReadOnlySpan<float>(stage + r * nb, nb).CopyTo(new Span<float>(y + (long)(t + r) * ldy, nb));
         }
     }
