@@ -16,10 +16,14 @@ internal static class EvalCommand
         var data = new Option<string?>("--data") { Description = "Evaluation set folder with questions.jsonl (default: models/demo-eval)." };
         var limit = new Option<int?>("--limit") { Description = "Score only the first N examples." };
         var plot = new Option<string?>("--plot") { Description = "Also draw the scores as a bar chart into this PNG file." };
+        var answers = new Option<string?>("--answers")
+        {
+            Description = "Also write every answer as JSON lines (index, image, question, class, answer; no_image and fixed_resolution for VQA), as tools/demo-model/score_eval.py --answers does.",
+        };
         var threads = CommonOptions.Threads();
         var json = CommonOptions.Json();
         var cmd = new Command("eval", "Score a model on the demo evaluation set: VQA, captions, defects, chart JSON, retrieval, instruction classes.")
-            { model, data, limit, plot, threads, json };
+            { model, data, limit, plot, answers, threads, json };
         cmd.SetAction(parse =>
         {
             string modelDir = parse.GetValue(model) ?? CommonOptions.FindInCheckout(DemoModel, "model.json")
@@ -32,7 +36,9 @@ internal static class EvalCommand
                 items = items.Take(n).ToArray();
             }
             using var m = CommonOptions.Load(modelDir, parse.GetValue(threads));
-            var report = new DemoEvaluation(m).Run(items, p => Console.Error.Write($"\r{p} examples"));
+            using var answerFile = parse.GetValue(answers) is { } path ? new StreamWriter(path) : null;
+            var report = new DemoEvaluation(m).Run(items, p => Console.Error.Write($"\r{p} examples"),
+                answerFile is null ? null : a => answerFile.WriteLine(AnswerLine(a, dataDir)));
             Console.Error.WriteLine();
             if (parse.GetValue(json)) WriteJson(report);
             else WriteTable(report, modelDir, dataDir);
@@ -40,6 +46,25 @@ internal static class EvalCommand
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>One answer as a JSON line; the image path relative to the set, as questions.jsonl names it.</summary>
+    private static string AnswerLine(EvalAnswer a, string dataDir)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("index", a.Index);
+            w.WriteString("image", Path.GetRelativePath(dataDir, a.Item.ImagePath).Replace('\\', '/'));
+            w.WriteString("question", a.Item.Question);
+            w.WriteString("class", a.Item.Instruction);
+            w.WriteString("answer", a.Answer);
+            if (a.NoImage is { } noImage) w.WriteString("no_image", noImage);
+            if (a.FixedResolution is { } fixedAnswer) w.WriteString("fixed_resolution", fixedAnswer);
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     private static void WriteJson(EvalReport report)

@@ -25,7 +25,9 @@ public class EvalCommandTests
         const int limit = 12;
         using var plot = new TempDirectory();
         string png = Path.Combine(plot.Path, "eval.png");
-        var (code, output, err) = CliTests.Run("eval", "--model", SmokeModel, "--data", EvalData, "--limit", $"{limit}", "--threads", "2", "--json", "--plot", png);
+        string answers = Path.Combine(plot.Path, "answers.jsonl");
+        var (code, output, err) = CliTests.Run("eval", "--model", SmokeModel, "--data", EvalData, "--limit", $"{limit}", "--threads", "2", "--json",
+            "--plot", png, "--answers", answers);
         Assert.True(code == 0, err);
 
         using var doc = JsonDocument.Parse(output);
@@ -36,8 +38,22 @@ public class EvalCommandTests
         Assert.True(doc.RootElement.GetProperty("retrieval_r5").GetDouble() >= doc.RootElement.GetProperty("retrieval_r1").GetDouble());
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(png)[..4]); // the PNG signature
 
-        // instruction accuracy recomputed from the task head directly
+        // one answer line per example, named as in questions.jsonl; VQA lines also carry the two variants the scores use
         var items = EvalSet.Load(EvalData)[..limit];
+        var lines = File.ReadAllLines(answers).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(limit, lines.Length);
+        for (int i = 0; i < limit; i++)
+        {
+            Assert.Equal(i, lines[i].GetProperty("index").GetInt32());
+            Assert.Equal(items[i].Question, lines[i].GetProperty("question").GetString());
+            Assert.Equal(items[i].ImagePath, Path.Combine(EvalData, lines[i].GetProperty("image").GetString()!));
+            Assert.Equal(items[i].Instruction == "vqa", lines[i].TryGetProperty("no_image", out _));
+        }
+        double vqaFromLines = lines.Where(l => l.GetProperty("class").GetString() == "vqa")
+            .Average(l => EvalScoring.ExactMatch(l.GetProperty("answer").GetString()!, items[l.GetProperty("index").GetInt32()].Answer) ? 1.0 : 0.0);
+        Assert.Equal(vqaFromLines, doc.RootElement.GetProperty("vqa_accuracy").GetDouble(), 6);
+
+        // instruction accuracy recomputed from the task head directly
         using var model = AutoGlmModel.Load(SmokeModel, new ModelOptions { Threads = 2 });
         int right = items.Count(i => model.ClassifyInstruction(model.Encode($"<|user|>{i.Question}<|assistant|>"))!.TaskClass == i.Instruction);
         Assert.Equal((double)right / limit, doc.RootElement.GetProperty("instruction_accuracy").GetDouble(), 6);

@@ -66,7 +66,7 @@ def batch(model, tok, seed, step, size, p_drop):
                 pmask=pmask, did=did, dmask=dmask, same=same, cls=cls)
 
 
-def losses(model, b):
+def losses(model, b, position_head=None):
     d = model.config["text_config"]["hidden_size"]
     rows = infer.image_rows(model, b["prepared"])           # V' per image
     ebar = model.prompt_mean_embedding(b["pids"], b["pmask"])
@@ -83,10 +83,24 @@ def losses(model, b):
     soft = b["same"] / b["same"].sum(1, keepdim=True)
     ret = 0.5 * (torch.sum(-soft * F.log_softmax(sim, 1), 1).mean()
                  + torch.sum(-soft * F.log_softmax(sim.t(), 1), 1).mean())
-    return {"lm": lm, "retrieval": ret, "imputer": imp, "task": task}
+    out = {"lm": lm, "retrieval": ret, "imputer": imp, "task": task}
+    if position_head is not None:
+        out["position"] = position_loss(position_head, rows)
+    return out
 
 
 WEIGHTS = {"lm": 1.0, "retrieval": 0.5, "imputer": 1.0, "task": 1.0}
+
+
+def position_loss(head, rows):
+    """Training-only: each projected patch row must predict its own 3x3 cell through a linear head that is not part
+    of the model (nothing is exported). Without it the projector drops position (probe_position.py shows it)."""
+    total = 0.0
+    for r in rows:
+        g = int(round(r.shape[0] ** 0.5))
+        cells = torch.tensor([(i // g * 3 // g) * 3 + (i % g * 3 // g) for i in range(g * g)])
+        total = total + F.cross_entropy(head(r), cells)
+    return total / len(rows)
 
 
 @torch.no_grad()
@@ -154,6 +168,8 @@ def main():
     ap.add_argument("--tokenizer", help="existing tokenizer.json (default: train one)")
     ap.add_argument("--init", help="start from the weights of this ckpt.pt (fresh optimizer and schedule; needs its tokenizer)")
     ap.add_argument("--data-offset", type=int, default=0, help="first training batch index (continue a run on unseen batches)")
+    ap.add_argument("--position-loss", type=float, default=0.0,
+                    help="weight of the training-only loss that makes each projected patch row predict its 3x3 cell")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -174,8 +190,10 @@ def main():
     n_params = sum(p.numel() for p in model.parameters())
     print(f"vocab {tok.vocab_size}, parameters {n_params:,}")
 
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "pos_embed" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "pos_embed" not in n)]
+    head = torch.nn.Linear(config["text_config"]["hidden_size"], 9) if a.position_loss > 0 else None
+    weights = dict(WEIGHTS, position=a.position_loss)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "pos_embed" not in n] + ([head.weight] if head else [])
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "pos_embed" not in n)] + ([head.bias] if head else [])
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
                              {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.98))
     warm = max(1, min(200, a.steps // 10))
@@ -192,8 +210,8 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         b = batch(model, tok, a.seed, a.data_offset + step, a.batch_size, a.drop_image)
-        ls = losses(model, b)
-        loss = sum(WEIGHTS[k] * v for k, v in ls.items())
+        ls = losses(model, b, head)
+        loss = sum(weights[k] * v for k, v in ls.items())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -24,6 +24,9 @@ internal sealed record EvalReport(IReadOnlyList<EvalMetric> Metrics)
     public double? this[string key] => Metrics.Single(m => m.Key == key).Value;
 }
 
+/// <summary>The answers given to one example: with the image, and for VQA also without it and at the pinned resolution.</summary>
+internal sealed record EvalAnswer(int Index, EvalItem Item, string Answer, string? NoImage, string? FixedResolution);
+
 /// <summary>
 /// Scores an open_autoglm model on an evaluation set written by tools/demo-model/make_eval.py. Every answer is decoded greedily
 /// with the max_new_tokens of the set's instruction class, so a run is deterministic and compares models, not sampling luck.
@@ -42,7 +45,7 @@ internal sealed class DemoEvaluation(AutoGlmModel model)
     /// <summary>Inspection tasks whose reference says whether the part is defective: the yes/no question and the report.</summary>
     public static bool IsDefectTask(EvalItem item) => item.Kind == "plate" && item.Task is "has_defect" or "report";
 
-    public EvalReport Run(IReadOnlyList<EvalItem> items, Action<string>? progress = null)
+    public EvalReport Run(IReadOnlyList<EvalItem> items, Action<string>? progress = null, Action<EvalAnswer>? answered = null)
     {
         var mm = model.Manifest.Multimodal ?? throw new InvalidOperationException($"eval needs an open_autoglm model; this one is {model.Manifest.Architecture}.");
         int fixedResolution = mm.AdaptiveResolution.Sizes.Max();
@@ -64,12 +67,15 @@ internal sealed class DemoEvaluation(AutoGlmModel model)
             generationTime.Stop();
             generatedTokens += answer.Ids.Length;
 
+            string? noImage = null, fixedAnswer = null;
             switch (item.Instruction)
             {
                 case "vqa":
+                    noImage = Answer(ids, [], options, null).Text;
+                    fixedAnswer = Answer(ids, image, options, fixedResolution).Text;
                     vqa.Add(EvalScoring.ExactMatch(answer.Text, item.Answer));
-                    vqaNoImage.Add(EvalScoring.ExactMatch(Answer(ids, [], options, null).Text, item.Answer));
-                    vqaFixed.Add(EvalScoring.ExactMatch(Answer(ids, image, options, fixedResolution).Text, item.Answer));
+                    vqaNoImage.Add(EvalScoring.ExactMatch(noImage, item.Answer));
+                    vqaFixed.Add(EvalScoring.ExactMatch(fixedAnswer, item.Answer));
                     break;
                 case "caption":
                     captionExact.Add(EvalScoring.ExactMatch(answer.Text, item.Answer));
@@ -83,6 +89,7 @@ internal sealed class DemoEvaluation(AutoGlmModel model)
             }
             if (IsDefectTask(item))
                 defect.Add(EvalScoring.ParseDefect(answer.Text) is { } said && said == EvalScoring.ParseDefect(item.Answer));
+            answered?.Invoke(new EvalAnswer(i, item, answer.Text, noImage, fixedAnswer));
             progress?.Invoke($"{i + 1}/{items.Count}");
         }
 
