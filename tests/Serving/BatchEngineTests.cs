@@ -2,6 +2,7 @@ using OpenAutoGlm.Engine;
 using OpenAutoGlm.Engine.Generation;
 using OpenAutoGlm.Engine.Serving;
 using OpenAutoGlm.Tests.Engine;
+using static OpenAutoGlm.Tests.Serving.BatchSteps;
 
 namespace OpenAutoGlm.Tests.Serving;
 
@@ -17,18 +18,6 @@ public sealed class BatchEngineTests(TinyLlamaFixture fixture) : IClassFixture<T
         var r = engine.Submit(prompt, options);
         for (int guard = 0; engine.Step(); guard++) Assert.True(guard < 10_000, "the engine does not finish");
         return Ids(r);
-    }
-
-    /// <summary>The ids of a request that has finished (the engine completes results synchronously within Step).</summary>
-    private static int[] Ids(BatchRequest r)
-    {
-        Assert.True(r.Result.IsCompletedSuccessfully);
-        return r.Result.Result.Ids;
-    }
-
-    private static void RunToEnd(BatchEngine engine)
-    {
-        for (int guard = 0; engine.Step(); guard++) Assert.True(guard < 10_000, "the engine does not finish");
     }
 
     [Fact]

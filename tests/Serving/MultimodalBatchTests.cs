@@ -4,6 +4,8 @@ using OpenAutoGlm.Engine.Serving;
 using OpenAutoGlm.Engine.Vision;
 using OpenAutoGlm.Tests.Support;
 
+using static OpenAutoGlm.Tests.Serving.BatchSteps;
+
 namespace OpenAutoGlm.Tests.Serving;
 
 /// <summary>The committed open_autoglm smoke model, loaded once for the class.</summary>
@@ -21,20 +23,6 @@ public sealed class MultimodalBatchTests(DemoSmokeFixture fixture) : IClassFixtu
     private AutoGlmModel Demo => fixture.Model;
 
     private static ImageInput Example(string name) => ImageInput.FromFile(Path.Combine(Examples, name));
-
-    private static void RunToEnd(BatchEngine engine)
-    {
-        for (int guard = 0; engine.Step(); guard++) Assert.True(guard < 10_000, "the engine does not finish");
-    }
-
-    private static int[] Ids(BatchRequest r) => Finished(r).Ids;
-
-    /// <summary>The result of a request that has finished (the engine completes results synchronously within Step).</summary>
-    private static GenerationResult Finished(BatchRequest r)
-    {
-        Assert.True(r.Result.IsCompletedSuccessfully);
-        return r.Result.Result;
-    }
 
     /// <summary>A prompt of exactly <paramref name="length"/> ids (the encoded text, cut or padded with id 5).</summary>
     private int[] Prompt(string text, int length)
@@ -193,20 +181,6 @@ public sealed class LlavaBatchTests
         var rgb = new byte[3 * 16 * 16];
         new Random(seed).NextBytes(rgb);
         return ImageInput.FromRgb(rgb, 16, 16);
-    }
-
-    private static void RunToEnd(BatchEngine engine)
-    {
-        for (int guard = 0; engine.Step(); guard++) Assert.True(guard < 10_000, "the engine does not finish");
-    }
-
-    private static int[] Ids(BatchRequest r) => Finished(r).Ids;
-
-    /// <summary>The result of a request that has finished (the engine completes results synchronously within Step).</summary>
-    private static GenerationResult Finished(BatchRequest r)
-    {
-        Assert.True(r.Result.IsCompletedSuccessfully);
-        return r.Result.Result;
     }
 
     [Fact]
