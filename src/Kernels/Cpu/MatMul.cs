@@ -238,11 +238,11 @@ public static unsafe class MatMul
             int prefetch = GemvPrefetchHalves;
             float* tail = stackalloc float[2 * TS.Count + 16];
             float* sums = stackalloc float[SkinnyGroup];
+            int kFull = K - K % (2 * TS.Count);
             for (int j = n0; j < n1; j++)
             {
                 Half* row = W + (long)j * K;
                 // The k tail of this weight row as exact FP32, zero-padded to kp (what the GEMM's converted block holds).
-                int kFull = K - K % (2 * TS.Count);
                 for (int i = kFull; i < Kp; i++) tail[i - kFull] = i < K ? HalfBits.ToSingle(((ushort*)row)[i]) : 0f;
                 for (int g0 = 0; g0 < Padded; g0 += SkinnyGroup)
                 {
@@ -400,7 +400,6 @@ public static unsafe class MatMul
         int tileW = wide ? 4 : 3;
         int tileX = wide ? 6 : 4;
         int fullW = nb - nb % tileW;
-        int fullX = rows - rows % tileX;
         // Vector partial sums of one x tile per (x row, weight row), carried across k slices and reduced once at the end:
         // a full tile holds acc[j · tileX + c · tileX + r]; the tail rows after the last full tile hold acc[r · nb + j].
         // Only one tile's sums are live, so they stay in L1 however many rows the call has.
@@ -437,7 +436,7 @@ public static unsafe class MatMul
                 }
             }
             int done = 0;
-            if (typeof(TV) == typeof(Vector256<float>) && Avx.IsSupported && count == tileX && GemmTransposedSums)
+            if (typeof(TV) == typeof(Vector256<float>) && Avx.IsSupported && count == tileX)
             {
                 // Eight pairs reduced at once by a horizontal-add tree: 9 instructions instead of ~12 per pair, and the same
                 // additions in the same order as Vector256.Sum, so the bits do not change.
@@ -471,9 +470,6 @@ public static unsafe class MatMul
         var q1 = Avx.HorizontalAdd(Avx.HorizontalAdd(v[4], v[5]), Avx.HorizontalAdd(v[6], v[7]));
         return Avx.Add(Avx.Permute2x128(q0, q1, 0x20), Avx.Permute2x128(q0, q1, 0x31));
     }
-
-    /// <summary>Whether AVX2 GEMM tiles reduce eight pairs at once with <see cref="Sum8"/> (bench `gemm-rows`: 2–4 % faster).</summary>
-    internal static bool GemmTransposedSums = true;
 
     /// <summary>3 weight rows × 1 input row, for the rows after the last full x tile: the same accumulation per pair as <see cref="Tile3x4"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
