@@ -49,6 +49,7 @@ public class VisionOpsTests
     [InlineData(30, 37, 64, false)]
     [InlineData(13, 13, 24, true)]
     [InlineData(2, 6, 16, true)]
+    [InlineData(50, 53, 40, true)]   // several panel pairs, an odd last panel, w-row groups that overlap
     public unsafe void DenseAttentionMatchesANaiveSoftmax(int T, int M, int hd, bool causal)
     {
         int H = 2, D = H * hd;

@@ -168,23 +168,6 @@ public static unsafe class MatMul
     }
 
     /// <summary>
-    /// y[t · ldy + j] = Σ_i x[t · kp + i] · w[j · kp + i] for t &lt; rows, j &lt; nb, all FP32, on the calling thread: the
-    /// register-tiled GEMM core for callers that already hold FP32 operands (attention's QKᵀ and PV). kp must be a
-    /// multiple of <see cref="F32Alignment"/> with zero padding.
-    /// </summary>
-    internal static void MultiplyF32(float* x, int rows, int kp, float* w, int nb, float* y, int ldy)
-    {
-        if (kp % F32Alignment != 0) throw new ArgumentException($"kp {kp} is not a multiple of {F32Alignment}.", nameof(kp));
-        switch (Isa.Current)
-        {
-            case VectorIsa.V512: GemmBlock<Simd512, Vector512<float>>(x, rows, kp, w, nb, y, ldy, rows); break;
-            case VectorIsa.V256: GemmBlock<Simd256, Vector256<float>>(x, rows, kp, w, nb, y, ldy, rows); break;
-            case VectorIsa.V128: GemmBlock<Simd128, Vector128<float>>(x, rows, kp, w, nb, y, ldy, rows); break;
-            default: GemmBlock<SimdScalar, float>(x, rows, kp, w, nb, y, ldy, rows); break;
-        }
-    }
-
-    /// <summary>
     /// Up to this many rows (batched decode) the skinny kernel runs instead of the FP32-block GEMM: each FP16 weight row is
     /// read once, converted in registers and multiplied with every row, so the weight stream and the arithmetic overlap and
     /// no FP32 copy of the weights is written. Both paths sum each (row, weight row) pair in one vector accumulator in k
@@ -326,9 +309,6 @@ public static unsafe class MatMul
         }
         sums[0] = TS.Sum(a0); sums[1] = TS.Sum(a1); sums[2] = TS.Sum(a2); sums[3] = TS.Sum(a3);
     }
-
-    /// <summary>Row stride multiple that <see cref="MultiplyF32"/> needs on every ISA (the widest vector).</summary>
-    internal const int F32Alignment = 16;
 
     private struct GemmBody<TS, TV> : IParallelBody where TS : struct, ISimd<TV> where TV : unmanaged
     {

@@ -13,7 +13,7 @@ internal static unsafe class ThreadScratch
     public const int MatMulInput = 1;
     public const int AttentionScores = 2;
     public const int MatMulAccumulators = 3;
-    public const int AttentionPacked = 4;
+    public const int PanelInput = 4;
     private const int SlotCount = 5;
 
     [ThreadStatic] private static float[]?[]? s_buffers;

@@ -148,45 +148,24 @@ public static unsafe class DenseAttention
         }
 
         /// <summary>
-        /// S = (scale·Q)Kᵀ and O = softmax(S)·V as FP32 GEMMs whose tiles keep a block of sums in registers (per-pair dot
-        /// products measured 6× slower). The GEMM gives every query row the same arithmetic whatever the row count, so a
-        /// row's output does not depend on how many rows share the call (fusion in a batch equals fusion alone).
+        /// S = (scale·Q)Kᵀ and O = softmax(S)·V as FP32 GEMMs that read K and V in place (<see cref="MatMulF32"/>). Every query
+        /// row gets the same arithmetic whatever the row count, so a row's output does not depend on how many rows share the
+        /// call (fusion in a batch equals fusion alone).
         /// </summary>
         private readonly void Tiled(int h)
         {
-            int align = MatMul.F32Alignment;
-            int d = HeadDim, dp = (d + align - 1) / align * align, kvp = (KvRows + align - 1) / align * align;
-            int off = h * d;
-            float* qh = ThreadScratch.Get(ThreadScratch.AttentionPacked, (long)(QRows + KvRows) * dp + (long)d * kvp);
-            float* kh = qh + (long)QRows * dp;
-            float* vt = kh + (long)KvRows * dp;
-            for (int t = 0; t < QRows; t++)
-            {
-                VectorOps.ScaleInto(new ReadOnlySpan<float>(Q + (long)t * QStride + off, d), Scale, new Span<float>(qh + (long)t * dp, d));
-                new Span<float>(qh + (long)t * dp + d, dp - d).Clear();
-            }
-            for (int j = 0; j < KvRows; j++)
-            {
-                new ReadOnlySpan<float>(K + (long)j * KvStride + off, d).CopyTo(new Span<float>(kh + (long)j * dp, d));
-                new Span<float>(kh + (long)j * dp + d, dp - d).Clear();
-            }
-            // V transposed to [d, kvp] so PV has the same row-times-row form; the padding columns meet zero probabilities.
-            for (int j = 0; j < KvRows; j++)
-            {
-                float* vr = V + (long)j * KvStride + off;
-                for (int c = 0; c < d; c++) vt[(long)c * kvp + j] = vr[c];
-            }
-            for (int c = 0; c < d; c++) new Span<float>(vt + (long)c * kvp + KvRows, kvp - KvRows).Clear();
-
-            float* s = ThreadScratch.Get(ThreadScratch.AttentionScores, (long)QRows * kvp);
-            MatMul.MultiplyF32(qh, QRows, dp, kh, KvRows, s, kvp);
+            int d = HeadDim, off = h * d;
+            float* s = ThreadScratch.Get(ThreadScratch.AttentionScores, (long)QRows * KvRows);
+            // S[t, j] = Σ_i (scale · K[j, i]) · Q[t, i]: key rows are the packed side, query rows the broadcast one.
+            MatMulF32.Multiply(K + off, KvRows, KvStride, 1, Scale, d, Q + off, QRows, QStride, s, KvRows);
             for (int t = 0; t < QRows; t++)
             {
                 int seen = Causal ? Math.Min(t + 1, KvRows) : KvRows;
-                VectorOps.Softmax(new Span<float>(s + (long)t * kvp, seen));
-                new Span<float>(s + (long)t * kvp + seen, kvp - seen).Clear();
+                VectorOps.Softmax(new Span<float>(s + (long)t * KvRows, seen));
+                new Span<float>(s + (long)t * KvRows + seen, KvRows - seen).Clear();
             }
-            MatMul.MultiplyF32(s, QRows, kvp, vt, d, Out + off, OutStride);
+            // O[t, c] = Σ_j V[j, c] · P[t, j]: Vᵀ packed straight from V's rows (its columns are contiguous).
+            MatMulF32.Multiply(V + off, d, 1, KvStride, 1f, KvRows, s, QRows, KvRows, Out + off, OutStride);
         }
     }
 }
