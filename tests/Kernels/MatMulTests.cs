@@ -18,7 +18,7 @@ public unsafe class MatMulTests
         using var pool = new WorkerPool(2);
         int[] ks = [1, 7, 17, 63, 100, 769];
         int[] ns = [1, 3, 13, 37];
-        int[] rowCounts = [1, 2, 3, 4, 5, 7, 13, 20, MatMul.SkinnyMaxRows + 3];
+        int[] rowCounts = [1, 2, 3, 4, 5, 7, 13, 20, MatMul.SkinnyMaxRows + 3, MatMul.PanelMinRows, MatMul.PanelMinRows + 9];
         foreach (int k in ks)
             foreach (int n in ns)
                 foreach (int rows in rowCounts)
@@ -46,29 +46,34 @@ public unsafe class MatMulTests
     [MemberData(nameof(IsaData))]
     public void Multiply_ARowsResultDoesNotDependOnTheOtherRows(int isaWidth)
     {
-        // From MatMul.GemmMinRows rows on, a row must get the same bits wherever it sits (in a full x tile or among the rows
-        // after the last one, in a full skinny group or a padded one) and whatever the other rows are, on both sides of the
-        // switch from the skinny kernel to the FP32-block GEMM.
+        // Within each path a row must get the same bits wherever it sits and whatever the other rows are: from
+        // MatMul.GemmMinRows rows to below MatMul.PanelMinRows (a full skinny group or a padded one, a full x tile or the
+        // rows after the last one, on both sides of the switch from the skinny kernel to the register-tile GEMM), and from
+        // MatMul.PanelMinRows on (a full panel pair, an odd last panel, a partial one), over more than one k slice.
         var isa = (VectorIsa)isaWidth;
         var rng = new Random(5);
         using var pool = new WorkerPool(2);
-        int k = MatMul.KSlice + 45, n = 29;
+        int k = Math.Max(MatMul.KSlice, MatMul.PanelKSlice) + 45, n = 29;
         var w = new Half[n * k];
         for (int i = 0; i < w.Length; i++) w[i] = (Half)(rng.NextSingle() * 2 - 1);
         var probe = Floats(rng, k);
-        float[]? expected = null;
+        (int From, int To, int Step)[] ranges = [(MatMul.GemmMinRows, MatMul.SkinnyMaxRows + 7, 1), (MatMul.PanelMinRows, MatMul.PanelMinRows + 40, 7)];
         fixed (Half* pw = w)
-            for (int rows = MatMul.GemmMinRows; rows <= MatMul.SkinnyMaxRows + 7; rows++)
-                for (int at = rows % 3; at < rows; at += 4)
-                {
-                    var x = Floats(rng, rows * k);
-                    probe.CopyTo(x, at * k);
-                    var y = new float[rows * n];
-                    MatMul.Multiply(x, rows, k, pw, n, y, pool, isa);
-                    var row = y.AsSpan(at * n, n).ToArray();
-                    expected ??= row;
-                    Assert.Equal(expected, row);
-                }
+            foreach (var (from, to, step) in ranges)
+            {
+                float[]? expected = null;
+                for (int rows = from; rows <= to; rows += step)
+                    for (int at = rows % 3; at < rows; at += rows < 32 ? 4 : 13)
+                    {
+                        var x = Floats(rng, rows * k);
+                        probe.CopyTo(x, at * k);
+                        var y = new float[rows * n];
+                        MatMul.Multiply(x, rows, k, pw, n, y, pool, isa);
+                        var row = y.AsSpan(at * n, n).ToArray();
+                        expected ??= row;
+                        Assert.Equal(expected, row);
+                    }
+            }
     }
 
     [Fact]
@@ -81,7 +86,7 @@ public unsafe class MatMulTests
         for (int i = 0; i < k; i++) { w[i] = special[i]; w[k + i] = special[k - 1 - i]; }
         using var pool = new WorkerPool(1);
         foreach (var isa in AllIsas)
-            foreach (int rows in new[] { 1, 5, MatMul.SkinnyMaxRows + 1 })   // GEMV, skinny kernel, GEMM
+            foreach (int rows in new[] { 1, 5, MatMul.SkinnyMaxRows + 1, MatMul.PanelMinRows })   // GEMV, skinny kernel, tile GEMM, panel GEMM
                 for (int j = 0; j < k; j++)
                 {
                     var x = new float[rows * k];

@@ -17,7 +17,7 @@ namespace OpenAutoGlm.Kernels.Cpu;
 internal static unsafe class MatMulF32
 {
     /// <summary>w rows per kernel call: two panels × 6 = 12 accumulators; with the panel vectors and a broadcast, 15 of 16 AVX2 registers.</summary>
-    private const int TileW = 6;
+    internal const int TileW = 6;
 
     public static void Multiply(float* x, int xRows, int xRowStride, int xColStride, float scale, int k,
         float* w, int wRows, int wRowStride, float* y, int ldy)
@@ -55,11 +55,11 @@ internal static unsafe class MatMulF32
                 int count = Math.Min(TileW, wRows - q);
                 if (count == TileW)
                 {
-                    if (pair) Tile2x6<TS, TV>(xa, xa + (long)k * lanes, w + (long)q * wrs, wrs, k, acc);
-                    else Tile1x6<TS, TV>(xa, w + (long)q * wrs, wrs, k, acc);
+                    if (pair) Tile2x6<TS, TV>(xa, xa + (long)k * lanes, w + (long)q * wrs, wrs, k, acc, true);
+                    else Tile1x6<TS, TV>(xa, w + (long)q * wrs, wrs, k, acc, true);
                 }
                 else
-                    for (int c = 0; c < count; c++) Tail<TS, TV>(xa, pair ? xa + (long)k * lanes : null, w + (long)(q + c) * wrs, k, acc + 2 * c);
+                    for (int c = 0; c < count; c++) Tail<TS, TV>(xa, pair ? xa + (long)k * lanes : null, w + (long)(q + c) * wrs, k, acc + 2 * c, true);
                 for (int c = 0; c < count; c++)
                 {
                     float* dst = y + (long)(q + c) * ldy + p * lanes;
@@ -99,7 +99,7 @@ internal static unsafe class MatMulF32
 
     /// <summary>A panel from x rows strided by xrs: dst[i · lanes + l] = s · x[l · xrs + i · xcs], zero lanes past the valid rows.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void PackRows(float* x, int valid, int xrs, int xcs, float scale, int k, int lanes, float* dst)
+    internal static void PackRows(float* x, int valid, int xrs, int xcs, float scale, int k, int lanes, float* dst)
     {
         for (int l = 0; l < lanes; l++)
         {
@@ -114,12 +114,21 @@ internal static unsafe class MatMulF32
         }
     }
 
+    /// <summary>
+    /// Two panels × 6 w rows over k: acc[2c] (panel a) and acc[2c + 1] (panel b) for w row c, continued from acc unless
+    /// <paramref name="first"/>. Each lane is one (x row, w row) pair summed in k order.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile2x6<TS, TV>(float* xa, float* xb, float* w, int rs, int k, TV* acc)
+    internal static void Tile2x6<TS, TV>(float* xa, float* xb, float* w, int rs, int k, TV* acc, bool first)
         where TS : struct, ISimd<TV> where TV : unmanaged
     {
         TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, a4 = TS.Zero, a5 = TS.Zero;
         TV b0 = TS.Zero, b1 = TS.Zero, b2 = TS.Zero, b3 = TS.Zero, b4 = TS.Zero, b5 = TS.Zero;
+        if (!first)
+        {
+            a0 = acc[0]; b0 = acc[1]; a1 = acc[2]; b1 = acc[3]; a2 = acc[4]; b2 = acc[5];
+            a3 = acc[6]; b3 = acc[7]; a4 = acc[8]; b4 = acc[9]; a5 = acc[10]; b5 = acc[11];
+        }
         float* w0 = w, w1 = w + rs, w2 = w1 + rs, w3 = w2 + rs, w4 = w3 + rs, w5 = w4 + rs;
         int lanes = TS.Count;
         for (int i = 0; i < k; i++, xa += lanes, xb += lanes)
@@ -138,10 +147,11 @@ internal static unsafe class MatMulF32
 
     /// <summary>One panel × 6 w rows, for an odd last panel: each lane sums as in <see cref="Tile2x6"/>.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1x6<TS, TV>(float* xa, float* w, int rs, int k, TV* acc)
+    internal static void Tile1x6<TS, TV>(float* xa, float* w, int rs, int k, TV* acc, bool first)
         where TS : struct, ISimd<TV> where TV : unmanaged
     {
         TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, a4 = TS.Zero, a5 = TS.Zero;
+        if (!first) { a0 = acc[0]; a1 = acc[2]; a2 = acc[4]; a3 = acc[6]; a4 = acc[8]; a5 = acc[10]; }
         float* w0 = w, w1 = w + rs, w2 = w1 + rs, w3 = w2 + rs, w4 = w3 + rs, w5 = w4 + rs;
         int lanes = TS.Count;
         for (int i = 0; i < k; i++, xa += lanes)
@@ -156,15 +166,15 @@ internal static unsafe class MatMulF32
 
     /// <summary>One or two panels × one w row, for calls with fewer than 6 w rows.</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tail<TS, TV>(float* xa, float* xb, float* w, int k, TV* acc)
+    internal static void Tail<TS, TV>(float* xa, float* xb, float* w, int k, TV* acc, bool first)
         where TS : struct, ISimd<TV> where TV : unmanaged
     {
         int lanes = TS.Count;
-        TV a = TS.Zero;
+        TV a = first ? TS.Zero : acc[0];
         for (int i = 0; i < k; i++) a = TS.Fma(TS.Load(xa + (long)i * lanes), TS.Broadcast(w[i]), a);
         acc[0] = a;
         if (xb == null) return;
-        TV b = TS.Zero;
+        TV b = first ? TS.Zero : acc[1];
         for (int i = 0; i < k; i++) b = TS.Fma(TS.Load(xb + (long)i * lanes), TS.Broadcast(w[i]), b);
         acc[1] = b;
     }
