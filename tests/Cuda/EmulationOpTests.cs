@@ -175,7 +175,7 @@ public sealed class EmulationOpTests(EmuFixture fixture) : IClassFixture<EmuFixt
             using var pool = new DevicePool(B.Memory);
             var dx = pool.Upload<float>(x);
             var dp = pool.Upload<int>(pos);
-            Rope.Apply(B, dx, dp, tokens, heads, headDim, rot, 10000f, mode);
+            Rope.Apply(B, dx, dp, pool.Upload<float>(OpenAutoGlm.Kernels.Cpu.Rope.InverseFrequencies(rot, 10000)), tokens, heads, headDim, rot, mode);
             var expected = x.Select(v => (double)v).ToArray();
             for (int t = 0; t < tokens; t++)
                 for (int h = 0; h < heads; h++)
@@ -524,7 +524,7 @@ public sealed class EmulationOpTests(EmuFixture fixture) : IClassFixture<EmuFixt
             AttentionPrefill.Run(B, buf, buf, buf, buf, 4, 6, 4, 64, 8, 8, 0, 1f, true));
         Assert.Contains("kvHeads = 4", e2.Message, StringComparison.Ordinal);
         var e3 = Assert.Throws<ArgumentOutOfRangeException>(() =>
-            Rope.Apply(B, buf, buf, 1, 1, 64, 33, 10000f, RopeMode.RotateHalf));
+            Rope.Apply(B, buf, buf, buf, 1, 1, 64, 33, RopeMode.RotateHalf));
         Assert.Contains("33", e3.Message, StringComparison.Ordinal);
     }
 }

@@ -57,6 +57,42 @@ public class CudaEmulationDecoderTests
         }
     }
 
+    [RequiresCudaEmulationFact]
+    public void Llama3RopeScalingMatchesTheCpuBackend()
+    {
+        // Wavelengths above 64 positions are stretched 8×, those between 16 and 64 smoothly: most of a 64-dim head's
+        // frequencies change, so a backend that ignored the scaling would rotate by other angles from position 1 on.
+        var spec = Spec("LlamaForCausalLM") with
+        {
+            EditConfig = c => c["rope_scaling"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["rope_type"] = "llama3", ["factor"] = 8.0, ["low_freq_factor"] = 1.0, ["high_freq_factor"] = 4.0,
+                ["original_max_position_embeddings"] = 64,
+            },
+        };
+        using var cpu = new TinyModel(spec);
+        using (var file = OpenAutoGlm.Weights.ModelFile.Open(cpu.ModelDirectory)) Assert.NotNull(file.Manifest.Text.RopeScaling);
+        using (var unscaled = new TinyModel(Spec("LlamaForCausalLM")))
+        {
+            // The same weights without the scaling give other logits, so the comparison below can tell the two apart.
+            var plain = unscaled.Model.ComputeLogits(Prompt, allPositions: true);
+            var scaled = cpu.Model.ComputeLogits(Prompt, allPositions: true);
+            Assert.True(plain.Zip(scaled, (a, b) => Math.Abs(a - b)).Max() > 1e-2);
+        }
+        using var emu = AutoGlmModel.Load(cpu.ModelDirectory, new ModelOptions { Device = "cuda-emu" });
+        var expected = cpu.Model.ComputeLogits(Prompt, allPositions: true);
+        var actual = emu.ComputeLogits(Prompt, allPositions: true);
+        double maxDiff = 0, maxRef = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            maxDiff = Math.Max(maxDiff, Math.Abs(actual[i] - expected[i]));
+            maxRef = Math.Max(maxRef, Math.Abs(expected[i]));
+        }
+        Assert.True(maxDiff / maxRef < 2e-3, $"relative logit error {maxDiff / maxRef:E2}");
+        var options = new GenerationOptions { MaxNewTokens = 10 };
+        Assert.Equal(cpu.Model.Generate(Prompt, options).Ids, emu.Generate(Prompt, options).Ids);
+    }
+
     [Fact]
     public void CudaWithoutADriverIsAClearErrorAndAutoFallsBack()
     {

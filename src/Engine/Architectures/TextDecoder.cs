@@ -173,7 +173,7 @@ internal sealed unsafe partial class TextDecoder
     }
 
     /// <summary>Base frequencies θ^(−2i/r), then the checkpoint's rope_scaling (linear or llama3).</summary>
-    private static float[] RopeFrequencies(TextConfig c)
+    internal static float[] RopeFrequencies(TextConfig c)
     {
         var f = Rope.InverseFrequencies(c.RotaryDim, c.RopeTheta);
         if (c.RopeScaling is not { } sc) return f;

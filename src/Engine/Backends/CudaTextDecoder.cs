@@ -15,7 +15,7 @@ internal sealed class CudaTextDecoder : IDisposable
     private readonly IKernelBackend _backend;
     private readonly DevicePool _weights;
     private readonly Layer[] _layers;
-    private readonly DevicePtr _embedding, _head, _outputNorm;
+    private readonly DevicePtr _embedding, _head, _outputNorm, _ropeFrequencies;
     private readonly Lock _launchLock = new();
 
     public TextConfig Config { get; }
@@ -24,8 +24,6 @@ internal sealed class CudaTextDecoder : IDisposable
     public CudaTextDecoder(ModelFile file, IKernelBackend backend)
     {
         var c = file.Manifest.Text;
-        if (c.RopeScaling is not null)
-            throw new NotSupportedException($"The CUDA backend does not implement rope_scaling '{c.RopeScaling.Type}' yet; use the CPU backend.");
         if (c.HeadDim is not (64 or 96 or 128 or 256))
             throw new NotSupportedException($"The CUDA attention kernels are built for head_dim 64, 96, 128 or 256 (model has {c.HeadDim}); use the CPU backend.");
         Config = c;
@@ -46,6 +44,8 @@ internal sealed class CudaTextDecoder : IDisposable
             _embedding = Matrix(TensorNames.TokenEmbedding);
             _head = c.TiedEmbeddings ? _embedding : Matrix(TensorNames.Output);
             _outputNorm = Norm(TensorNames.OutputNorm);
+            // The CPU decoder's table, rope_scaling applied, so both backends rotate by the same angles.
+            _ropeFrequencies = _weights.Upload<float>(Architectures.TextDecoder.RopeFrequencies(c));
             _layers = new Layer[c.NumLayers];
             for (int i = 0; i < c.NumLayers; i++)
                 _layers[i] = new Layer
@@ -176,8 +176,8 @@ internal sealed class CudaTextDecoder : IDisposable
                     BiasAdd.Run(B, _k, w.QkvBias.Offset(4L * H * d), T, Hkv * d);
                     BiasAdd.Run(B, _v, w.QkvBias.Offset(4L * (H + Hkv) * d), T, Hkv * d);
                 }
-                Rope.Apply(B, _q, _positions, T, H, d, c.RotaryDim, (float)c.RopeTheta, mode);
-                Rope.Apply(B, _k, _positions, T, Hkv, d, c.RotaryDim, (float)c.RopeTheta, mode);
+                Rope.Apply(B, _q, _positions, _d._ropeFrequencies, T, H, d, c.RotaryDim, mode);
+                Rope.Apply(B, _k, _positions, _d._ropeFrequencies, T, Hkv, d, c.RotaryDim, mode);
                 KvCache.Store(B, _k, _keys[layer], T, Hkv, d, _capacity, startPos);
                 KvCache.Store(B, _v, _values[layer], T, Hkv, d, _capacity, startPos);
                 if (T == 1)

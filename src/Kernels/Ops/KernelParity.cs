@@ -63,7 +63,7 @@ public static class KernelParity
         Compare("rope", (b, p) =>
         {
             var xq = p.Upload<float>(q);
-            Rope.Apply(b, xq, p.Upload<int>(pos), t, heads, headDim, headDim / 2, 10000f, RopeMode.Interleaved);
+            Rope.Apply(b, xq, p.Upload<int>(pos), p.Upload<float>(Cpu.Rope.InverseFrequencies(headDim / 2, 10000)), t, heads, headDim, headDim / 2, RopeMode.Interleaved);
             return xq.Download<float>();
         });
         Compare("attention_prefill", (b, p) =>
