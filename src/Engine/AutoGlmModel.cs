@@ -228,7 +228,7 @@ public sealed partial class AutoGlmModel : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         if (!_idle.TryTake(out var s))
-            s = _cuda is not null ? new CudaSession(_cuda.CreateSession(_options.PrefillChunk)) : NewCpuSession();
+            s = _cuda is not null ? new CudaSession(_cuda.CreateSession(_options.PrefillChunk), _options.Threads) : NewCpuSession();
         s.Begin(capacity);
         return s;
     }
@@ -309,18 +309,24 @@ public sealed partial class AutoGlmModel : IDisposable
         public override void Dispose() => state.Dispose();
     }
 
-    private sealed class CudaSession(Backends.CudaTextDecoder.Session session) : Session
+    /// <summary>A decoder session on the CUDA backend; image fusion steps run on the CPU with a pool made on first use.</summary>
+    private sealed class CudaSession(Backends.CudaTextDecoder.Session session, int threads) : Session
     {
+        private Kernels.Cpu.WorkerPool? _fusionPool;
         public override int MaxTokens => session.MaxTokens;
         public override float[] Logits => session.Logits;
         public override void Begin(int capacity) => session.Begin(capacity);
         public override void End() => session.End();
         public override void Forward(ReadOnlySpan<int> ids, bool allPositions, IFusionStep? fusion = null)
         {
-            if (fusion is not null) throw new NotSupportedException("Image inputs run on the CPU backend only for now; load the model with Device = \"cpu\".");
-            session.Forward(ids, allPositions);
+            if (fusion is not null) _fusionPool ??= new Kernels.Cpu.WorkerPool(threads);
+            session.Forward(ids, allPositions, fusion, _fusionPool);
         }
-        public override void Dispose() => session.Dispose();
+        public override void Dispose()
+        {
+            session.Dispose();
+            _fusionPool?.Dispose();
+        }
     }
 
     /// <summary>One generation: prefill, then sample/forward until a stop condition. Steps() yields each token.</summary>

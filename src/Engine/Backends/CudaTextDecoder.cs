@@ -1,3 +1,4 @@
+using OpenAutoGlm.Engine.Architectures;
 using OpenAutoGlm.Kernels.Cuda;
 using OpenAutoGlm.Kernels.Ops;
 using OpenAutoGlm.Weights;
@@ -24,8 +25,8 @@ internal sealed class CudaTextDecoder : IDisposable
     public CudaTextDecoder(ModelFile file, IKernelBackend backend)
     {
         var c = file.Manifest.Text;
-        if (c.HeadDim is not (64 or 96 or 128 or 256))
-            throw new NotSupportedException($"The CUDA attention kernels are built for head_dim 64, 96, 128 or 256 (model has {c.HeadDim}); use the CPU backend.");
+        if (c.HeadDim is not (32 or 64 or 96 or 128 or 256))
+            throw new NotSupportedException($"The CUDA attention kernels are built for head_dim 32, 64, 96, 128 or 256 (model has {c.HeadDim}); use the CPU backend.");
         Config = c;
         _backend = backend;
         _weights = new DevicePool(backend.Memory, "weights");
@@ -88,6 +89,7 @@ internal sealed class CudaTextDecoder : IDisposable
         private DeviceBuffer[] _keys = [], _values = [];
         private int _capacity, _length;
         private int[] _hostPositions;
+        private float[] _hostX = [];
 
         public Session(CudaTextDecoder decoder, int maxTokens)
         {
@@ -139,13 +141,30 @@ internal sealed class CudaTextDecoder : IDisposable
 
         public void End() => _length = 0;
 
-        /// <summary>Runs <paramref name="ids"/> after the cached positions; Logits receives the last row (or every row).</summary>
-        public void Forward(ReadOnlySpan<int> ids, bool allPositions)
+        /// <summary>
+        /// Runs <paramref name="ids"/> after the cached positions; Logits receives the last row (or every row). A fusion step
+        /// (images) runs on the CPU with <paramref name="pool"/>: the residual stream comes to the host for it where it
+        /// applies (the token embeddings, each fusion layer) and goes back, so the decoder's own work stays on the device.
+        /// </summary>
+        public void Forward(ReadOnlySpan<int> ids, bool allPositions, IFusionStep? fusion = null, Kernels.Cpu.WorkerPool? pool = null)
         {
-            lock (_d._launchLock) Run(ids, allPositions);
+            if (fusion is not null && pool is null) throw new ArgumentNullException(nameof(pool), "A fusion step needs a CPU worker pool.");
+            lock (_d._launchLock) Run(ids, allPositions, fusion, pool);
         }
 
-        private void Run(ReadOnlySpan<int> ids, bool allPositions)
+        /// <summary>The residual stream x[T, D] on the host, for a CPU fusion step; <see cref="UploadX"/> sends it back.</summary>
+        private Span<float> DownloadX(int T)
+        {
+            int n = T * _d.Config.HiddenSize;
+            if (_hostX.Length < n) _hostX = new float[n];
+            _d._backend.Synchronize();
+            _x.Download<float>(_hostX.AsSpan(0, n));
+            return _hostX.AsSpan(0, n);
+        }
+
+        private void UploadX(int T) => _x.Upload<float>(_hostX.AsSpan(0, T * _d.Config.HiddenSize));
+
+        private void Run(ReadOnlySpan<int> ids, bool allPositions, IFusionStep? fusion, Kernels.Cpu.WorkerPool? pool)
         {
             var c = _d.Config;
             var B = _d._backend;
@@ -160,6 +179,11 @@ internal sealed class CudaTextDecoder : IDisposable
             for (int t = 0; t < T; t++) _hostPositions[t] = startPos + t;
             _positions.Upload<int>(_hostPositions.AsSpan(0, T));
             Embedding.Gather(B, _d._embedding, _ids, _x, T, c.VocabSize, D);
+            if (fusion is not null)
+            {
+                fusion.OnEmbeddings(DownloadX(T), T, startPos);
+                UploadX(T);
+            }
 
             DevicePtr residual = default;
             for (int layer = 0; layer < _d._layers.Length; layer++)
@@ -189,6 +213,13 @@ internal sealed class CudaTextDecoder : IDisposable
                 if (!w.AttnPostNorm.IsNull) RmsNorm.Run(B, _proj, default, w.AttnPostNorm, _proj, T, D, eps);
 
                 RmsNorm.Run(B, _x, _proj, w.FfnNorm, _norm, T, D, eps);
+                if (fusion is not null && fusion.AppliesTo(layer))
+                {
+                    // The norm above folded the attention output into x; fuse on the host, then normalize the fused stream.
+                    fusion.Apply(layer, DownloadX(T), T, pool!);
+                    UploadX(T);
+                    RmsNorm.Run(B, _x, default, w.FfnNorm, _norm, T, D, eps);
+                }
                 MatMul(_norm, w.GateUp, _gateUp, T, 2 * I, D);
                 Activations.SwiGlu(B, _gateUp, _gateUp.Ptr.Offset(4L * I), _act, T, I, 2 * I, I);
                 MatMul(_act, w.Down, _proj, T, D, I);

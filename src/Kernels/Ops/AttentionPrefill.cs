@@ -24,7 +24,7 @@ public static class AttentionPrefill
         OpChecks.Positive(heads, nameof(heads));
         OpChecks.Positive(kvHeads, nameof(kvHeads));
         OpChecks.That(heads % kvHeads == 0, nameof(kvHeads), kvHeads, $"heads ({heads}) must be a multiple of kvHeads");
-        OpChecks.That(headDim is 64 or 80 or 96 or 128 or 256, nameof(headDim), headDim, "headDim must be 64, 80, 96, 128 or 256");
+        OpChecks.That(headDim is 32 or 64 or 80 or 96 or 128 or 256, nameof(headDim), headDim, "headDim must be 32, 64, 80, 96, 128 or 256");
         OpChecks.That(kvLen >= 1 && kvLen <= capacity, nameof(kvLen), kvLen, $"kvLen must be in [1, capacity = {capacity}]");
         OpChecks.NonNegative(startPos, nameof(startPos));
         OpChecks.That(!causal || startPos + tokens <= kvLen, nameof(startPos), startPos,

@@ -11,7 +11,7 @@ public sealed record KernelVariant(string Source, KernelDefines Defines)
 /// <summary>The kernel variants the engine uses, for a set of model shapes.</summary>
 public static class KernelCatalog
 {
-    public static readonly int[] RepresentativeHeadDims = [64, 128];
+    public static readonly int[] RepresentativeHeadDims = [32, 64, 128];
     public static readonly int[] RepresentativeGqaRatios = [1, 2, 4, 8];
 
     public static IReadOnlyList<KernelVariant> Variants(IEnumerable<int>? headDims = null, IEnumerable<int>? gqaRatios = null)
