@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using OpenAutoGlm.Weights;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Gif;
@@ -33,7 +34,7 @@ public sealed class ImagePreprocessor
     private readonly AdaptiveResolution? _adaptive; // null: CLIP's shortest-side resize and centre crop to the base size
     private readonly double _minConfidence;
     private readonly ImageDecodeLimits _limits;
-    private readonly Configuration _imageSharp;
+    private readonly Configuration _imageSharp, _imageSharpSerial;
 
     public ImagePreprocessor(MultimodalConfig config, ImageDecodeLimits? limits = null)
         : this(config.Vision, config.AdaptiveResolution, config.MinImageConfidence, limits) { }
@@ -55,7 +56,11 @@ public sealed class ImagePreprocessor
         _imageSharp = Configuration.Default.Clone();
         // an animated GIF decodes only its first frame, so frame count cannot multiply memory
         _imageSharp.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First });
-        _imageSharp.MaxDegreeOfParallelism = 1; // images of a request already run in parallel
+        // one pixel buffer per image, so the statistics read the decoded pixels in place
+        _imageSharp.PreferContiguousImageBuffers = true;
+        // a request of one image resizes on every core; several images run in parallel, one core each
+        _imageSharpSerial = _imageSharp.Clone();
+        _imageSharpSerial.MaxDegreeOfParallelism = 1;
     }
 
     /// <summary>Preprocesses every image in parallel; the first failing image's <see cref="ImageInputException"/> is thrown.</summary>
@@ -66,7 +71,7 @@ public sealed class ImagePreprocessor
         var errors = new Exception?[images.Count];
         Parallel.For(0, images.Count, i =>
         {
-            try { results[i] = Preprocess(images[i], resolution); }
+            try { results[i] = Preprocess(images[i], resolution, images.Count > 1 ? _imageSharpSerial : _imageSharp); }
             catch (Exception e) { errors[i] = e; }
         });
         foreach (var e in errors)
@@ -75,31 +80,36 @@ public sealed class ImagePreprocessor
     }
 
     /// <summary>One image; <paramref name="resolution"/> pins R instead of choosing it from the complexity.</summary>
-    public PreprocessedImage Preprocess(ImageInput input, int? resolution = null)
+    public PreprocessedImage Preprocess(ImageInput input, int? resolution = null) => Preprocess(input, resolution, _imageSharp);
+
+    private PreprocessedImage Preprocess(ImageInput input, int? resolution, Configuration resize)
     {
         CheckResolution(resolution);
         using var image = Decode(input);
         int width = image.Width, height = image.Height;
-        var rgb = new byte[3L * width * height];
-        image.CopyPixelDataTo(rgb);
+        byte[]? copy = null;
+        ReadOnlySpan<byte> pixels = image.DangerousTryGetSinglePixelMemory(out var memory)
+            ? MemoryMarshal.AsBytes(memory.Span)
+            : (copy = CopyPixels(image));
 
-        var thumb = ImageStatistics.Thumbnail(rgb, width, height);
+        var thumb = ImageStatistics.Thumbnail(pixels, width, height);
         double confidence = ImageStatistics.Confidence(thumb);
         double complexity = ImageStatistics.Complexity(thumb, _adaptive?.GradientScale ?? 1.0);
         int r = _adaptive is null ? _vision.BaseImageSize : resolution ?? _adaptive.Pick(complexity);
 
-        if (width != r || height != r)
+        byte[] rgb;
+        if (width == r && height == r) rgb = copy ?? pixels.ToArray();
+        else
         {
             if (_adaptive is null)
             {
                 // CLIPImageProcessor: shortest side to r keeping the aspect ratio, then the centred r×r window
                 int w = width <= height ? r : (int)((long)r * width / height), h = width <= height ? (int)((long)r * height / width) : r;
-                image.Mutate(x => x.Resize(new ResizeOptions { Size = new Size(w, h), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Bicubic })
+                image.Mutate(resize, x => x.Resize(new ResizeOptions { Size = new Size(w, h), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Bicubic })
                     .Crop(new Rectangle((w - r) / 2, (h - r) / 2, r, r)));
             }
-            else image.Mutate(x => x.Resize(new ResizeOptions { Size = new Size(r, r), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Bicubic }));
-            rgb = new byte[3L * r * r];
-            image.CopyPixelDataTo(rgb);
+            else image.Mutate(resize, x => x.Resize(new ResizeOptions { Size = new Size(r, r), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Bicubic }));
+            rgb = CopyPixels(image);
         }
         return new PreprocessedImage
         {
@@ -112,6 +122,13 @@ public sealed class ImagePreprocessor
             Complexity = complexity,
             Valid = confidence >= _minConfidence,
         };
+    }
+
+    private static byte[] CopyPixels(Image<Rgb24> image)
+    {
+        var rgb = new byte[3L * image.Width * image.Height];
+        image.CopyPixelDataTo(rgb);
+        return rgb;
     }
 
     /// <summary>(x/255 − mean_c)/std_c into patch vectors indexed ch·p·p + i·p + j, patches row-major.</summary>

@@ -10,44 +10,73 @@ public static class ImageStatistics
 
     /// <summary>
     /// Luminance of <paramref name="rgb"/> (w×h, 3 bytes per pixel) area-averaged to 64×64 exactly as PyTorch's
-    /// adaptive_avg_pool2d bins it: output cell o covers input [⌊o·n/64⌋, ⌈(o+1)·n/64⌉) on each axis.
+    /// adaptive_avg_pool2d bins it: output cell o covers input [⌊o·n/64⌋, ⌈(o+1)·n/64⌉) on each axis. Each cell's channel
+    /// sums are exact integers, so large images split their rows over threads without changing a bit.
     /// </summary>
     public static double[] Thumbnail(ReadOnlySpan<byte> rgb, int width, int height)
     {
         const int S = ThumbnailSize;
         if (rgb.Length != 3L * width * height) throw new ArgumentException("rgb does not hold width × height pixels.", nameof(rgb));
-        Span<int> x0 = stackalloc int[S], x1 = stackalloc int[S];
-        for (int o = 0; o < S; o++) { x0[o] = (int)((long)o * width / S); x1[o] = (int)(((long)(o + 1) * width + S - 1) / S); }
-
-        // pass 1: per input row, luminance sums over each column bin
-        var rowBins = new double[(long)height * S];
-        var luma = new double[width];
-        for (int y = 0; y < height; y++)
+        var bounds = new int[4 * S];   // column bin starts, ends, then row bin starts, ends
+        for (int o = 0; o < S; o++)
         {
-            var row = rgb.Slice(y * 3 * width, 3 * width);
-            for (int x = 0; x < width; x++)
-                luma[x] = (0.299 * row[3 * x] + 0.587 * row[3 * x + 1] + 0.114 * row[3 * x + 2]) / 255.0;
-            for (int o = 0; o < S; o++)
+            bounds[o] = (int)((long)o * width / S); bounds[S + o] = (int)(((long)(o + 1) * width + S - 1) / S);
+            bounds[2 * S + o] = (int)((long)o * height / S); bounds[3 * S + o] = (int)(((long)(o + 1) * height + S - 1) / S);
+        }
+        var sums = new long[3 * S * S];   // [cell][channel]
+        unsafe
+        {
+            fixed (byte* pixels = rgb)
             {
-                double sum = 0;
-                for (int x = x0[o]; x < x1[o]; x++) sum += luma[x];
-                rowBins[(long)y * S + o] = sum;
+                byte* p = pixels;
+                int blocks = (long)width * height >= 1 << 20 ? Math.Min(Environment.ProcessorCount * 2, height) : 1;
+                if (blocks == 1) CellSums(p, width, 0, height, bounds, sums);
+                else
+                {
+                    var partial = new long[blocks][];
+                    Parallel.For(0, blocks, b =>
+                    {
+                        partial[b] = new long[3 * S * S];
+                        CellSums(p, width, (int)((long)b * height / blocks), (int)((long)(b + 1) * height / blocks), bounds, partial[b]);
+                    });
+                    foreach (var part in partial)
+                        for (int i = 0; i < sums.Length; i++) sums[i] += part[i];
+                }
             }
         }
-
-        // pass 2: sum those over each row bin and divide by the cell's pixel count
         var thumb = new double[S * S];
         for (int oy = 0; oy < S; oy++)
-        {
-            int y0 = (int)((long)oy * height / S), y1 = (int)(((long)(oy + 1) * height + S - 1) / S);
             for (int ox = 0; ox < S; ox++)
             {
-                double sum = 0;
-                for (int y = y0; y < y1; y++) sum += rowBins[(long)y * S + ox];
-                thumb[oy * S + ox] = sum / ((double)(y1 - y0) * (x1[ox] - x0[ox]));
+                int cell = oy * S + ox;
+                double n = (double)(bounds[3 * S + oy] - bounds[2 * S + oy]) * (bounds[S + ox] - bounds[ox]);
+                thumb[cell] = (0.299 * sums[3 * cell] + 0.587 * sums[3 * cell + 1] + 0.114 * sums[3 * cell + 2]) / 255.0 / n;
+            }
+        return thumb;
+    }
+
+    /// <summary>Adds the channel sums of rows y0 .. y1 into every cell (sums[cell · 3 + c]) whose row and column bins hold them.</summary>
+    private static unsafe void CellSums(byte* rgb, int width, int y0, int y1, int[] bounds, long[] sums)
+    {
+        const int S = ThumbnailSize;
+        var row = new int[3 * S];
+        for (int y = y0; y < y1; y++)
+        {
+            byte* px = rgb + (long)y * 3 * width;
+            Array.Clear(row);
+            for (int o = 0; o < S; o++)
+            {
+                int r = 0, g = 0, b = 0;
+                for (int x = bounds[o]; x < bounds[S + o]; x++) { r += px[3 * x]; g += px[3 * x + 1]; b += px[3 * x + 2]; }
+                row[3 * o] = r; row[3 * o + 1] = g; row[3 * o + 2] = b;
+            }
+            // a row belongs to one or two row bins (they overlap where height is not a multiple of 64)
+            for (int oy = 0; oy < S && bounds[2 * S + oy] <= y; oy++)
+            {
+                if (y >= bounds[3 * S + oy]) continue;
+                for (int i = 0; i < 3 * S; i++) sums[3 * S * oy + i] += row[i];
             }
         }
-        return thumb;
     }
 
     /// <summary>clamp(population std / 0.05, 0, 1): 0 for a flat (blank) frame.</summary>
