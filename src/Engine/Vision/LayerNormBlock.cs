@@ -34,26 +34,66 @@ internal unsafe readonly struct LayerNormBlock
     /// <summary>Runs the block in place on x [n, width].</summary>
     public void Forward(float[] x, int n, int width, int mlpWidth, int heads, string activation, float eps, bool causal, BlockScratch s, WorkerPool pool)
     {
-        LayerNorm.Forward(x, new ReadOnlySpan<float>(_norm1, width), new ReadOnlySpan<float>(_norm1Bias, width), eps, s.Norm, n);
-        MatMul.Multiply(s.Norm, n, width, _qkv, 3 * width, s.Qkv, pool);
-        VectorOps.AddBias(s.Qkv.AsSpan(0, n * 3 * width), n, new ReadOnlySpan<float>(_qkvBias, 3 * width));
-        fixed (float* pq = s.Qkv, pa = s.Attn)
-            DenseAttention.Forward(pq, n, 3 * width, pq + width, pq + 2 * width, n, 3 * width, heads, width / heads, pa, width, pool, causal);
-        MatMul.Multiply(s.Attn, n, width, _out, width, s.Proj, pool);
-        VectorOps.AddBias(s.Proj.AsSpan(0, n * width), n, new ReadOnlySpan<float>(_outBias, width));
-        VectorOps.Add(x.AsSpan(0, n * width), s.Proj.AsSpan(0, n * width));
-
-        LayerNorm.Forward(x, new ReadOnlySpan<float>(_norm2, width), new ReadOnlySpan<float>(_norm2Bias, width), eps, s.Norm, n);
-        MatMul.Multiply(s.Norm, n, width, _up, mlpWidth, s.Ff, pool);
-        fixed (float* ff = s.Ff)
+        fixed (float* px = x, pn = s.Norm, pq = s.Qkv, pa = s.Attn, pp = s.Proj, pf = s.Ff)
         {
+            // The row-wise steps between the matrix products run over the pool too: on one thread they were several per
+            // cent of the encoder.
+            Rows(pool, RowOp.LayerNorm, px, pn, _norm1, _norm1Bias, n, width, eps);
+            MatMul.Multiply(s.Norm, n, width, _qkv, 3 * width, s.Qkv, pool);
+            Rows(pool, RowOp.Bias, pq, null, _qkvBias, null, n, 3 * width, eps);
+            DenseAttention.Forward(pq, n, 3 * width, pq + width, pq + 2 * width, n, 3 * width, heads, width / heads, pa, width, pool, causal);
+            MatMul.Multiply(s.Attn, n, width, _out, width, s.Proj, pool);
+            Rows(pool, RowOp.BiasResidual, pp, px, _outBias, null, n, width, eps);
+
+            Rows(pool, RowOp.LayerNorm, px, pn, _norm2, _norm2Bias, n, width, eps);
+            MatMul.Multiply(s.Norm, n, width, _up, mlpWidth, s.Ff, pool);
             // Bias and activation in one pass per row range, spread over the pool: the MLP's widest tensor.
-            var body = new BiasActivationBody { Y = ff, Bias = _upBias, Width = mlpWidth, Rows = n, RowsPerItem = (n + 4 * pool.Threads - 1) / (4 * pool.Threads), Activation = activation };
+            var body = new BiasActivationBody { Y = pf, Bias = _upBias, Width = mlpWidth, Rows = n, RowsPerItem = (n + 4 * pool.Threads - 1) / (4 * pool.Threads), Activation = activation };
             pool.For((n + body.RowsPerItem - 1) / body.RowsPerItem, ref body);
+            MatMul.Multiply(s.Ff, n, mlpWidth, _down, width, s.Proj, pool);
+            Rows(pool, RowOp.BiasResidual, pp, px, _downBias, null, n, width, eps);
         }
-        MatMul.Multiply(s.Ff, n, mlpWidth, _down, width, s.Proj, pool);
-        VectorOps.AddBias(s.Proj.AsSpan(0, n * width), n, new ReadOnlySpan<float>(_downBias, width));
-        VectorOps.Add(x.AsSpan(0, n * width), s.Proj.AsSpan(0, n * width));
+    }
+
+    private enum RowOp { LayerNorm, Bias, BiasResidual }
+
+    /// <summary>
+    /// LayerNorm: b = LN(a) with weight w and bias v; Bias: a += w per row; BiasResidual: a += w per row, then b += a.
+    /// The same arithmetic per element as the single-threaded calls, split into row ranges.
+    /// </summary>
+    private static void Rows(WorkerPool pool, RowOp op, float* a, float* b, float* w, float* v, int n, int width, float eps)
+    {
+        var body = new RowsBody { Op = op, A = a, B = b, W = w, V = v, Width = width, Rows = n, Eps = eps, RowsPerItem = (n + 2 * pool.Threads - 1) / (2 * pool.Threads) };
+        pool.For((n + body.RowsPerItem - 1) / body.RowsPerItem, ref body);
+    }
+
+    private struct RowsBody : IParallelBody
+    {
+        public RowOp Op;
+        public float* A, B, W, V;
+        public int Width, Rows, RowsPerItem;
+        public float Eps;
+
+        public readonly void Invoke(int index)
+        {
+            int r0 = index * RowsPerItem, rows = Math.Min(RowsPerItem, Rows - r0);
+            long offset = (long)r0 * Width;
+            var a = new Span<float>(A + offset, rows * Width);
+            var weight = new ReadOnlySpan<float>(W, Width);
+            switch (Op)
+            {
+                case RowOp.LayerNorm:
+                    LayerNorm.Forward(a, weight, new ReadOnlySpan<float>(V, Width), Eps, new Span<float>(B + offset, rows * Width), rows);
+                    break;
+                case RowOp.Bias:
+                    VectorOps.AddBias(a, rows, weight);
+                    break;
+                case RowOp.BiasResidual:
+                    VectorOps.AddBias(a, rows, weight);
+                    VectorOps.Add(new Span<float>(B + offset, rows * Width), a);
+                    break;
+            }
+        }
     }
 
     private struct BiasActivationBody : IParallelBody
