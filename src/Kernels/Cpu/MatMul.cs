@@ -159,9 +159,7 @@ public static unsafe class MatMul
         {
             int n0 = index * BlockRows;
             int nb = Math.Min(BlockRows, N - n0);
-            float* wf = ThreadScratch.Get(ThreadScratch.MatMulWeights, (long)nb * K);
-            int prefetch = GemmPrefetchHalves;
-            for (int r = 0; r < nb; r++) ConvertRow<TS, TV>(W + (long)(n0 + r) * K, wf + (long)r * K, K, prefetch);
+            float* wf = ConvertBlock<TS, TV>(W, n0, nb, K, K);
             PanelBlock<TS, TV>(Xt, Panels, K, wf, nb, Y + n0, N, Rows);
         }
     }
@@ -428,14 +426,7 @@ public static unsafe class MatMul
         {
             int n0 = index * BlockRows;
             int nb = Math.Min(BlockRows, N - n0);
-            float* wf = ThreadScratch.Get(ThreadScratch.MatMulWeights, (long)nb * Kp);
-            int prefetch = GemmPrefetchHalves;
-            for (int r = 0; r < nb; r++)
-            {
-                float* dst = wf + (long)r * Kp;
-                ConvertRow<TS, TV>((Half*)W + (long)(n0 + r) * K, dst, K, prefetch);
-                for (int i = K; i < Kp; i++) dst[i] = 0f;
-            }
+            float* wf = ConvertBlock<TS, TV>(W, n0, nb, K, Kp);
             GemmBlock<TS, TV>(X, Rows, Kp, wf, nb, Y + n0, N, ValidRows);
         }
     }
@@ -446,6 +437,20 @@ public static unsafe class MatMul
     /// measured a few per cent faster than none, with a flat optimum.
     /// </summary>
     internal static int GemmPrefetchHalves = 4096;
+
+    /// <summary>Weight rows n0 .. n0 + nb as FP32 in this thread's block scratch, rows <paramref name="stride"/> apart and zero-padded to it.</summary>
+    private static float* ConvertBlock<TS, TV>(Half* w, int n0, int nb, int k, int stride) where TS : struct, ISimd<TV> where TV : struct
+    {
+        float* wf = ThreadScratch.Get(ThreadScratch.MatMulWeights, (long)nb * stride);
+        int prefetch = GemmPrefetchHalves;
+        for (int r = 0; r < nb; r++)
+        {
+            float* dst = wf + (long)r * stride;
+            ConvertRow<TS, TV>(w + (long)(n0 + r) * k, dst, k, prefetch);
+            for (int i = k; i < stride; i++) dst[i] = 0f;
+        }
+        return wf;
+    }
 
     /// <summary>dst[0 .. k) = FP32 of src[0 .. k), prefetching the stream ahead; the same values as <see cref="HalfConvert.ToSingleCore"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
