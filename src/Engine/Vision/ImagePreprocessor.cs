@@ -87,18 +87,15 @@ public sealed class ImagePreprocessor
         CheckResolution(resolution);
         using var image = Decode(input);
         int width = image.Width, height = image.Height;
-        byte[]? copy = null;
-        ReadOnlySpan<byte> pixels = image.DangerousTryGetSinglePixelMemory(out var memory)
-            ? MemoryMarshal.AsBytes(memory.Span)
-            : (copy = CopyPixels(image));
+        ReadOnlySpan<byte> pixels = Pixels(image);
 
         var thumb = ImageStatistics.Thumbnail(pixels, width, height);
         double confidence = ImageStatistics.Confidence(thumb);
         double complexity = ImageStatistics.Complexity(thumb, _adaptive?.GradientScale ?? 1.0);
         int r = _adaptive is null ? _vision.BaseImageSize : resolution ?? _adaptive.Pick(complexity);
 
-        byte[] rgb;
-        if (width == r && height == r) rgb = copy ?? pixels.ToArray();
+        float[] patches;
+        if (width == r && height == r) patches = Patchify(pixels, r, _vision);
         else
         {
             if (_adaptive is null)
@@ -109,7 +106,7 @@ public sealed class ImagePreprocessor
                     .Crop(new Rectangle((w - r) / 2, (h - r) / 2, r, r)));
             }
             else image.Mutate(resize, x => x.Resize(new ResizeOptions { Size = new Size(r, r), Mode = ResizeMode.Stretch, Sampler = KnownResamplers.Bicubic }));
-            rgb = CopyPixels(image);
+            patches = Patchify(Pixels(image), r, _vision);
         }
         return new PreprocessedImage
         {
@@ -117,15 +114,17 @@ public sealed class ImagePreprocessor
             Height = height,
             Resolution = r,
             Grid = r / _vision.PatchSize,
-            Patches = Patchify(rgb, r, _vision),
+            Patches = patches,
             Confidence = confidence,
             Complexity = complexity,
             Valid = confidence >= _minConfidence,
         };
     }
 
-    private static byte[] CopyPixels(Image<Rgb24> image)
+    /// <summary>The image's RGB bytes: its own buffer when contiguous (the configuration prefers that), else a copy.</summary>
+    private static ReadOnlySpan<byte> Pixels(Image<Rgb24> image)
     {
+        if (image.DangerousTryGetSinglePixelMemory(out var memory)) return MemoryMarshal.AsBytes(memory.Span);
         var rgb = new byte[3L * image.Width * image.Height];
         image.CopyPixelDataTo(rgb);
         return rgb;

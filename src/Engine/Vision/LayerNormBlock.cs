@@ -38,32 +38,32 @@ internal unsafe readonly struct LayerNormBlock
         {
             // The row-wise steps between the matrix products run over the pool too: on one thread they were several per
             // cent of the encoder.
-            Rows(pool, RowOp.LayerNorm, px, pn, _norm1, _norm1Bias, n, width, eps);
+            Rows(pool, RowOp.LayerNorm, px, pn, _norm1, _norm1Bias, n, width, eps, null);
             MatMul.Multiply(s.Norm, n, width, _qkv, 3 * width, s.Qkv, pool);
-            Rows(pool, RowOp.Bias, pq, null, _qkvBias, null, n, 3 * width, eps);
+            Rows(pool, RowOp.Bias, pq, null, _qkvBias, null, n, 3 * width, eps, null);
             DenseAttention.Forward(pq, n, 3 * width, pq + width, pq + 2 * width, n, 3 * width, heads, width / heads, pa, width, pool, causal);
             MatMul.Multiply(s.Attn, n, width, _out, width, s.Proj, pool);
-            Rows(pool, RowOp.BiasResidual, pp, px, _outBias, null, n, width, eps);
+            Rows(pool, RowOp.BiasResidual, pp, px, _outBias, null, n, width, eps, null);
 
-            Rows(pool, RowOp.LayerNorm, px, pn, _norm2, _norm2Bias, n, width, eps);
+            Rows(pool, RowOp.LayerNorm, px, pn, _norm2, _norm2Bias, n, width, eps, null);
             MatMul.Multiply(s.Norm, n, width, _up, mlpWidth, s.Ff, pool);
-            // Bias and activation in one pass per row range, spread over the pool: the MLP's widest tensor.
-            var body = new BiasActivationBody { Y = pf, Bias = _upBias, Width = mlpWidth, Rows = n, RowsPerItem = (n + 4 * pool.Threads - 1) / (4 * pool.Threads), Activation = activation };
-            pool.For((n + body.RowsPerItem - 1) / body.RowsPerItem, ref body);
+            // Bias and activation in one pass per row range: the MLP's widest tensor.
+            Rows(pool, RowOp.BiasActivation, pf, null, _upBias, null, n, mlpWidth, eps, activation);
             MatMul.Multiply(s.Ff, n, mlpWidth, _down, width, s.Proj, pool);
-            Rows(pool, RowOp.BiasResidual, pp, px, _downBias, null, n, width, eps);
+            Rows(pool, RowOp.BiasResidual, pp, px, _downBias, null, n, width, eps, null);
         }
     }
 
-    private enum RowOp { LayerNorm, Bias, BiasResidual }
+    private enum RowOp { LayerNorm, Bias, BiasResidual, BiasActivation }
 
     /// <summary>
-    /// LayerNorm: b = LN(a) with weight w and bias v; Bias: a += w per row; BiasResidual: a += w per row, then b += a.
+    /// LayerNorm: b = LN(a) with weight w and bias v; Bias: a += w per row; BiasResidual: a += w per row, then b += a;
+    /// BiasActivation: a = act(a + w) per row.
     /// The same arithmetic per element as the single-threaded calls, split into row ranges.
     /// </summary>
-    private static void Rows(WorkerPool pool, RowOp op, float* a, float* b, float* w, float* v, int n, int width, float eps)
+    private static void Rows(WorkerPool pool, RowOp op, float* a, float* b, float* w, float* v, int n, int width, float eps, string? activation)
     {
-        var body = new RowsBody { Op = op, A = a, B = b, W = w, V = v, Width = width, Rows = n, Eps = eps, RowsPerItem = (n + 2 * pool.Threads - 1) / (2 * pool.Threads) };
+        var body = new RowsBody { Op = op, A = a, B = b, W = w, V = v, Width = width, Rows = n, Eps = eps, Activation = activation, RowsPerItem = (n + 2 * pool.Threads - 1) / (2 * pool.Threads) };
         pool.For((n + body.RowsPerItem - 1) / body.RowsPerItem, ref body);
     }
 
@@ -73,6 +73,7 @@ internal unsafe readonly struct LayerNormBlock
         public float* A, B, W, V;
         public int Width, Rows, RowsPerItem;
         public float Eps;
+        public string? Activation;
 
         public readonly void Invoke(int index)
         {
@@ -92,22 +93,11 @@ internal unsafe readonly struct LayerNormBlock
                     VectorOps.AddBias(a, rows, weight);
                     VectorOps.Add(new Span<float>(B + offset, rows * Width), a);
                     break;
+                case RowOp.BiasActivation:
+                    VectorOps.AddBias(a, rows, weight);
+                    VisionActivations.Apply(Activation!, a);
+                    break;
             }
-        }
-    }
-
-    private struct BiasActivationBody : IParallelBody
-    {
-        public float* Y, Bias;
-        public int Width, Rows, RowsPerItem;
-        public string Activation;
-
-        public readonly void Invoke(int index)
-        {
-            int r0 = index * RowsPerItem, rows = Math.Min(RowsPerItem, Rows - r0);
-            var y = new Span<float>(Y + (long)r0 * Width, rows * Width);
-            VectorOps.AddBias(y, rows, new ReadOnlySpan<float>(Bias, Width));
-            VisionActivations.Apply(Activation, y);
         }
     }
 }
