@@ -30,6 +30,13 @@ internal unsafe interface ISimd<TVec> where TVec : struct
     /// position; multiply by 2^112 to get the value). Inf/NaN halves come out as large finite values.
     /// </summary>
     static abstract void LoadHalvesScaled(Half* p, out TVec low, out TVec high);
+    /// <summary>
+    /// Loads 2·Count halves as Count 32-bit pairs and returns the even-indexed and the odd-indexed halves, scaled like
+    /// <see cref="LoadHalvesScaled"/>: no widening shuffle, since each half is shifted into FP32 position inside its own
+    /// 32-bit lane (the odd one by an arithmetic shift right, the even one first moved to the top). The caller pairs them
+    /// with inputs packed by <see cref="VectorOps.PackPairs"/>.
+    /// </summary>
+    static abstract void LoadHalfPairsScaled(Half* p, out TVec even, out TVec odd);
 }
 
 internal static class HalfBits
@@ -100,6 +107,14 @@ internal unsafe struct Simd512 : ISimd<Vector512<float>>
         low = (Vector512.ShiftLeft(Vector512.WidenLower(bits), 13) & mask).AsSingle();
         high = (Vector512.ShiftLeft(Vector512.WidenUpper(bits), 13) & mask).AsSingle();
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadHalfPairsScaled(Half* p, out Vector512<float> even, out Vector512<float> odd)
+    {
+        var mask = Vector512.Create(HalfBits.Mask);
+        var pairs = Vector512.Load((int*)p);
+        even = (Vector512.ShiftRightArithmetic(Vector512.ShiftLeft(pairs, 16), 3) & mask).AsSingle();
+        odd = (Vector512.ShiftRightArithmetic(pairs, 3) & mask).AsSingle();
+    }
 }
 
 internal unsafe struct Simd256 : ISimd<Vector256<float>>
@@ -152,6 +167,14 @@ internal unsafe struct Simd256 : ISimd<Vector256<float>>
         low = (Vector256.ShiftLeft(Vector256.WidenLower(bits), 13) & mask).AsSingle();
         high = (Vector256.ShiftLeft(Vector256.WidenUpper(bits), 13) & mask).AsSingle();
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadHalfPairsScaled(Half* p, out Vector256<float> even, out Vector256<float> odd)
+    {
+        var mask = Vector256.Create(HalfBits.Mask);
+        var pairs = Vector256.Load((int*)p);
+        even = (Vector256.ShiftRightArithmetic(Vector256.ShiftLeft(pairs, 16), 3) & mask).AsSingle();
+        odd = (Vector256.ShiftRightArithmetic(pairs, 3) & mask).AsSingle();
+    }
 }
 
 internal unsafe struct Simd128 : ISimd<Vector128<float>>
@@ -198,6 +221,14 @@ internal unsafe struct Simd128 : ISimd<Vector128<float>>
         low = (Vector128.ShiftLeft(Vector128.WidenLower(bits), 13) & mask).AsSingle();
         high = (Vector128.ShiftLeft(Vector128.WidenUpper(bits), 13) & mask).AsSingle();
     }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadHalfPairsScaled(Half* p, out Vector128<float> even, out Vector128<float> odd)
+    {
+        var mask = Vector128.Create(HalfBits.Mask);
+        var pairs = Vector128.Load((int*)p);
+        even = (Vector128.ShiftRightArithmetic(Vector128.ShiftLeft(pairs, 16), 3) & mask).AsSingle();
+        odd = (Vector128.ShiftRightArithmetic(pairs, 3) & mask).AsSingle();
+    }
 }
 
 /// <summary>Width-1 instantiation: the portable path when no vector hardware is available.</summary>
@@ -222,5 +253,11 @@ internal unsafe struct SimdScalar : ISimd<float>
     {
         low = HalfBits.Scaled(((ushort*)p)[0]);
         high = HalfBits.Scaled(((ushort*)p)[1]);
+    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void LoadHalfPairsScaled(Half* p, out float even, out float odd)
+    {
+        even = HalfBits.Scaled(((ushort*)p)[0]);
+        odd = HalfBits.Scaled(((ushort*)p)[1]);
     }
 }

@@ -62,6 +62,61 @@ public static unsafe class VectorOps
     }
 
     /// <summary>
+    /// dst = src · s with each full block of 2·w elements (w the vector width of <paramref name="isa"/>) reordered to its w
+    /// even-indexed elements, then its w odd-indexed ones; the tail after the last full block stays in order. The layout
+    /// <see cref="ISimd{TVec}.LoadHalfPairsScaled"/> pairs with.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackPairs(float* src, float s, float* dst, int count, VectorIsa isa)
+    {
+        int i = 0;
+        switch (isa)
+        {
+            case VectorIsa.V512:
+            {
+                var order = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+                var vs = Vector512.Create(s);
+                for (; i + 32 <= count; i += 32)
+                {
+                    var a = Vector512.Shuffle(Vector512.Load(src + i), order);
+                    var b = Vector512.Shuffle(Vector512.Load(src + i + 16), order);
+                    (Vector512.Create(a.GetLower(), b.GetLower()) * vs).Store(dst + i);
+                    (Vector512.Create(a.GetUpper(), b.GetUpper()) * vs).Store(dst + i + 16);
+                }
+                break;
+            }
+            case VectorIsa.V256:
+            {
+                var order = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
+                var vs = Vector256.Create(s);
+                for (; i + 16 <= count; i += 16)
+                {
+                    var a = Vector256.Shuffle(Vector256.Load(src + i), order);
+                    var b = Vector256.Shuffle(Vector256.Load(src + i + 8), order);
+                    (Vector256.Create(a.GetLower(), b.GetLower()) * vs).Store(dst + i);
+                    (Vector256.Create(a.GetUpper(), b.GetUpper()) * vs).Store(dst + i + 8);
+                }
+                break;
+            }
+            case VectorIsa.V128:
+            {
+                var order = Vector128.Create(0, 2, 1, 3);
+                var vs = Vector128.Create(s);
+                for (; i + 8 <= count; i += 8)
+                {
+                    var a = Vector128.Shuffle(Vector128.Load(src + i), order);
+                    var b = Vector128.Shuffle(Vector128.Load(src + i + 4), order);
+                    (Vector128.Create(a.GetLower(), b.GetLower()) * vs).Store(dst + i);
+                    (Vector128.Create(a.GetUpper(), b.GetUpper()) * vs).Store(dst + i + 4);
+                }
+                break;
+            }
+        }
+        // Width 1 (scalar): a block of two is already (even, odd).
+        for (; i < count; i++) dst[i] = src[i] * s;
+    }
+
+    /// <summary>
     /// log Σ exp(x[i]), with max subtraction: the vectorized exp summed in FP32 over chunks of 256 elements, the chunk sums
     /// in FP64, so the relative error of the sum stays near FP32 rounding (≲ 1e-6) for any length. −∞ when every element is −∞.
     /// </summary>
