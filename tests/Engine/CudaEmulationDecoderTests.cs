@@ -81,6 +81,50 @@ public class CudaEmulationDecoderTests
     }
 
     [RequiresCudaEmulationFact]
+    public void CapturedDecodeGraphReplaysEveryStep()
+    {
+        // Decode steps after the first replay one recorded graph whose kernels read the token and its position from device
+        // memory; each step's logits must equal those of the same step launched kernel by kernel, and past the cache's
+        // first splits the fixed split count of the graph must not matter either.
+        using var tiny = new TinyModel(Spec("LlamaForCausalLM"));
+        using var file = OpenAutoGlm.Weights.ModelFile.Open(tiny.ModelDirectory);
+        using var backend = EmuBackend.Create();
+        using var decoder = new OpenAutoGlm.Engine.Backends.CudaTextDecoder(file, backend);
+        const int steps = 24, capacity = 160;
+
+        List<float[]> Run(bool graphs, out int replays)
+        {
+            using var session = decoder.CreateSession(16);
+            session.UseGraphs = graphs;
+            session.Begin(capacity);
+            session.Forward(Prompt, allPositions: false);
+            var perStep = new List<float[]>();
+            int token = 7;
+            for (int i = 0; i < steps; i++)
+            {
+                session.Forward([token], allPositions: false);
+                var logits = session.Logits.AsSpan(0, decoder.Config.VocabSize).ToArray();
+                perStep.Add(logits);
+                token = 1 + (int)((uint)(i * 2654435761u) % (uint)(decoder.Config.VocabSize - 1));  // varied ids, not the model's argmax
+            }
+            replays = session.GraphReplays;
+            return perStep;
+        }
+
+        var plain = Run(graphs: false, out int plainReplays);
+        var replayed = Run(graphs: true, out int replays);
+        Assert.Equal(0, plainReplays);
+        Assert.Equal(steps - 1, replays);   // the first decode step runs plainly and compiles every kernel
+        for (int i = 0; i < steps; i++)
+        {
+            double error = RelativeError(replayed[i], plain[i]);
+            Assert.True(error < 1e-5, $"step {i}: relative logit error {error:E2} between the replayed graph and plain launches");
+        }
+        // The graph really follows the token: different ids at the same steps give different logits.
+        Assert.True(RelativeError(replayed[3], replayed[4]) > 1e-3);
+    }
+
+    [RequiresCudaEmulationFact]
     public void DemoModelWithImagesMatchesTheCpuBackend()
     {
         // The native Open-AutoGLM demo model: decoder on the CUDA kernels, vision encoder and gated cross-attention fusion on

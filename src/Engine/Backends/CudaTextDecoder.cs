@@ -87,6 +87,16 @@ internal sealed class CudaTextDecoder : IDisposable
         private readonly DeviceBuffer _x, _norm, _q, _k, _v, _attn, _proj, _gateUp, _act, _ids, _positions, _decodeScratch, _halfScratch;
         private DeviceBuffer? _logits;
         private DeviceBuffer[] _keys = [], _values = [];
+        // The decode step as one recorded graph (captured at the second decode step, once every kernel is compiled), with
+        // its own logits row; rebuilt when the KV cache is reallocated.
+        private IKernelGraph? _decodeGraph;
+        private DeviceBuffer? _graphLogits;
+        private bool _decodeWarm, _graphFailed;
+        private readonly DeviceBuffer _lengthChunk;
+        private readonly int[] _hostLengthChunk = new int[2];
+
+        /// <summary>The graph's decode-attention split count: fixed for the cache, each split's share set per step.</summary>
+        private int GraphSplits => AttentionDecode.ChooseSplits(_d.Config.NumKvHeads, _capacity);
         private int _capacity, _length;
         private int[] _hostPositions;
         private float[] _hostX = [];
@@ -109,6 +119,7 @@ internal sealed class CudaTextDecoder : IDisposable
             _act = _pool.Allocate<float>(T * c.IntermediateSize);              // [T, I]
             _ids = _pool.Allocate<int>(T);
             _positions = _pool.Allocate<int>(T);
+            _lengthChunk = _pool.Allocate<int>(2);
             _decodeScratch = _pool.Allocate<float>(AttentionDecode.ScratchFloats(c.NumHeads, c.HeadDim));
             long widest = Math.Max(Math.Max(c.HiddenSize, c.IntermediateSize), c.NumHeads * c.HeadDim);
             _halfScratch = _pool.Allocate<Half>(T * widest);                  // FP16 copy of a GEMM input for cuBLAS
@@ -125,6 +136,7 @@ internal sealed class CudaTextDecoder : IDisposable
             var c = _d.Config;
             if (capacity > _capacity)
             {
+                DropGraph();
                 foreach (var b in _keys) b.Dispose();
                 foreach (var b in _values) b.Dispose();
                 _keys = new DeviceBuffer[c.NumLayers];
@@ -168,16 +180,105 @@ internal sealed class CudaTextDecoder : IDisposable
         {
             var c = _d.Config;
             var B = _d._backend;
-            int T = ids.Length, D = c.HiddenSize, H = c.NumHeads, Hkv = c.NumKvHeads, d = c.HeadDim, I = c.IntermediateSize;
+            int T = ids.Length;
             int startPos = _length;
             if (T > MaxTokens) throw new ArgumentException($"At most {MaxTokens} tokens per forward step, got {T}.", nameof(ids));
             if (startPos + T > _capacity) throw new InvalidOperationException($"KV cache is full: {startPos + T} > capacity {_capacity}.");
-            float eps = (float)c.RmsNormEps, scale = 1f / MathF.Sqrt(d);
-            var mode = c.RopeLayout == RopeLayouts.Interleaved ? RopeMode.Interleaved : RopeMode.RotateHalf;
 
             _ids.Upload(ids);
             for (int t = 0; t < T; t++) _hostPositions[t] = startPos + t;
             _positions.Upload<int>(_hostPositions.AsSpan(0, T));
+
+            if (T == 1 && fusion is null && UseGraphs && !_graphFailed && _decodeWarm)
+            {
+                if (_decodeGraph is null) CaptureDecode();
+                if (_decodeGraph is not null)
+                {
+                    var (kvLen, chunk) = AttentionDecode.LengthAndChunk(startPos + 1, _capacity, GraphSplits);
+                    _hostLengthChunk[0] = kvLen;
+                    _hostLengthChunk[1] = chunk;
+                    _lengthChunk.Upload<int>(_hostLengthChunk);
+                    _decodeGraph.Launch();
+                    GraphReplays++;
+                    B.Synchronize();
+                    _graphLogits!.Download<float>(Logits.AsSpan(0, c.VocabSize));
+                    _length += 1;
+                    return;
+                }
+            }
+
+            int first = allPositions ? 0 : T - 1, rows = T - first;
+            int V = c.VocabSize;
+            if (_logits is null || _logits.Bytes < 4L * rows * V)
+            {
+                _logits?.Dispose();
+                _logits = _pool.Allocate<float>((long)rows * V);
+            }
+            Launches(T, startPos, fusion, pool, first, _logits, devicePositions: false);
+            B.Synchronize();
+            if (Logits.Length < rows * V) Logits = new float[rows * V];
+            _logits.Download<float>(Logits.AsSpan(0, rows * V));
+            _length += T;
+            if (T == 1) _decodeWarm = true;
+        }
+
+        /// <summary>
+        /// Whether decode steps replay a captured graph (default; OPENAUTOGLM_CUDA_GRAPHS=0 launches every kernel one by one,
+        /// for comparison or debugging).
+        /// </summary>
+        internal bool UseGraphs { get; set; } = Environment.GetEnvironmentVariable("OPENAUTOGLM_CUDA_GRAPHS") != "0";
+
+        /// <summary>Decode steps served by replaying the captured graph.</summary>
+        internal int GraphReplays { get; private set; }
+
+        /// <summary>
+        /// Records one decode step: every kernel reads the token id and its position from the device buffers uploaded before
+        /// each replay, attention runs a fixed split count sized for the whole cache, and the logits land in a buffer of
+        /// their own. A failed capture leaves the session on plain launches.
+        /// </summary>
+        private void CaptureDecode()
+        {
+            var B = _d._backend;
+            _graphLogits ??= _pool.Allocate<float>(_d.Config.VocabSize);
+            B.BeginCapture();
+            try
+            {
+                Launches(1, _length, null, null, 0, _graphLogits, devicePositions: true);
+            }
+            catch (Exception e) when (e is CudaException or InvalidOperationException or ArgumentException)
+            {
+                // The plain launches below then run this step (and report the error if it is not about capturing).
+                try { B.EndCapture().Dispose(); } catch (Exception) { }
+                _graphFailed = true;
+                return;
+            }
+            try
+            {
+                _decodeGraph = B.EndCapture();
+            }
+            catch (CudaException)
+            {
+                _graphFailed = true;
+            }
+        }
+
+        private void DropGraph()
+        {
+            _decodeGraph?.Dispose();
+            _decodeGraph = null;
+        }
+
+        /// <summary>Enqueues one forward pass of <paramref name="T"/> tokens (ids and positions already on the device).</summary>
+        private void Launches(int T, int startPos, IFusionStep? fusion, Kernels.Cpu.WorkerPool? pool, int first, DevicePtr logits, bool devicePositions)
+        {
+            var c = _d.Config;
+            var B = _d._backend;
+            int D = c.HiddenSize, H = c.NumHeads, Hkv = c.NumKvHeads, d = c.HeadDim, I = c.IntermediateSize;
+            float eps = (float)c.RmsNormEps, scale = 1f / MathF.Sqrt(d);
+            var mode = c.RopeLayout == RopeLayouts.Interleaved ? RopeMode.Interleaved : RopeMode.RotateHalf;
+            DevicePtr positions = devicePositions ? _positions.Ptr : default;
+            int graphSplits = GraphSplits;
+
             Embedding.Gather(B, _d._embedding, _ids, _x, T, c.VocabSize, D);
             if (fusion is not null)
             {
@@ -202,9 +303,11 @@ internal sealed class CudaTextDecoder : IDisposable
                 }
                 Rope.Apply(B, _q, _positions, _d._ropeFrequencies, T, H, d, c.RotaryDim, mode);
                 Rope.Apply(B, _k, _positions, _d._ropeFrequencies, T, Hkv, d, c.RotaryDim, mode);
-                KvCache.Store(B, _k, _keys[layer], T, Hkv, d, _capacity, startPos);
-                KvCache.Store(B, _v, _values[layer], T, Hkv, d, _capacity, startPos);
-                if (T == 1)
+                KvCache.Store(B, _k, _keys[layer], T, Hkv, d, _capacity, startPos, positions);
+                KvCache.Store(B, _v, _values[layer], T, Hkv, d, _capacity, startPos, positions);
+                if (T == 1 && devicePositions)
+                    AttentionDecode.Run(B, _q, _keys[layer], _values[layer], _decodeScratch, _attn, H, Hkv, d, _capacity, _capacity, scale, graphSplits, _lengthChunk);
+                else if (T == 1)
                     AttentionDecode.Run(B, _q, _keys[layer], _values[layer], _decodeScratch, _attn, H, Hkv, d, startPos + 1, _capacity, scale);
                 else
                     AttentionPrefill.Run(B, _q, _keys[layer], _values[layer], _attn, T, H, Hkv, d, startPos + T, _capacity, startPos, scale, causal: true);
@@ -227,19 +330,9 @@ internal sealed class CudaTextDecoder : IDisposable
                 residual = _proj;
             }
             RmsNorm.Run(B, _x, residual, _d._outputNorm, _norm, T, D, eps);
-            int first = allPositions ? 0 : T - 1, rows = T - first;
-            int V = c.VocabSize;
-            if (_logits is null || _logits.Bytes < 4L * rows * V)
-            {
-                _logits?.Dispose();
-                _logits = _pool.Allocate<float>((long)rows * V);
-            }
-            MatMul(_norm.Ptr.Offset(4L * first * D), _d._head, _logits, rows, V, D);
-            B.Synchronize();
-            if (Logits.Length < rows * V) Logits = new float[rows * V];
-            _logits.Download<float>(Logits.AsSpan(0, rows * V));
-            _length += T;
+            MatMul(_norm.Ptr.Offset(4L * first * D), _d._head, logits, T - first, c.VocabSize, D);
         }
+
 
         /// <summary>y[rows, n] = x[rows, k] · Wᵀ: GEMV for one row (FP32 input), GEMM otherwise.</summary>
         private void MatMul(DevicePtr x, DevicePtr w, DevicePtr y, int rows, int n, int k)
@@ -248,6 +341,10 @@ internal sealed class CudaTextDecoder : IDisposable
             else Gemm.Run(_d._backend, x, w, y, rows, n, k, halfScratch: _halfScratch);
         }
 
-        public void Dispose() => _pool.Dispose();
+        public void Dispose()
+        {
+            DropGraph();
+            _pool.Dispose();
+        }
     }
 }

@@ -214,6 +214,30 @@ public sealed class CudaBackend : IKernelBackend
         Stream.Synchronize();
     }
 
+    public void BeginCapture()
+    {
+        CurrentContext.Ensure(Context);
+        Stream.BeginCapture();
+    }
+
+    public IKernelGraph EndCapture()
+    {
+        CurrentContext.Ensure(Context);
+        return new Graph(this, Stream.EndCapture());
+    }
+
+    private sealed class Graph(CudaBackend owner, CudaGraphExecHandle exec) : IKernelGraph
+    {
+        public void Launch()
+        {
+            ObjectDisposedException.ThrowIf(exec.IsClosed, this);
+            CurrentContext.Ensure(owner.Context);
+            owner.Stream.Launch(exec);
+        }
+
+        public void Dispose() => exec.Dispose();
+    }
+
     public void Dispose()
     {
         lock (_gate)

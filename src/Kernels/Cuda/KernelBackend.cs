@@ -57,6 +57,9 @@ public unsafe ref struct KernelArgs
     public KernelArgs Float(float v) { ref ulong s = ref Next(); s = 0; Unsafe.As<ulong, float>(ref s) = v; return this; }
     public KernelArgs UInt64(ulong v) { Next() = v; return this; }
 
+    /// <summary>Slot <paramref name="index"/> as stored (for recording a launch).</summary>
+    public readonly ulong Slot(int index) => (uint)index < (uint)_count ? _slots[index] : throw new ArgumentOutOfRangeException(nameof(index));
+
     private ref ulong Next()
     {
         if (_count >= MaxArgs) throw new InvalidOperationException($"more than {MaxArgs} kernel arguments");
@@ -91,6 +94,22 @@ public interface IKernelBackend : IDisposable
     void Launch(CudaFunction function, Dim3 grid, Dim3 block, uint sharedBytes, scoped ref KernelArgs args);
 
     void Synchronize();
+
+    /// <summary>
+    /// Starts recording: launches until <see cref="EndCapture"/> are recorded, not run. Host work (compiling, copies) must
+    /// happen before, since only launches are recorded.
+    /// </summary>
+    void BeginCapture();
+
+    /// <summary>Stops recording and returns the launches as one replayable graph (a CUDA graph on a GPU).</summary>
+    IKernelGraph EndCapture();
+}
+
+/// <summary>A recorded launch sequence replayed with the same arguments and buffers; inputs change through device memory.</summary>
+public interface IKernelGraph : IDisposable
+{
+    /// <summary>Enqueues every recorded launch, in order.</summary>
+    void Launch();
 }
 
 /// <summary>Maps a <c>--device</c> value to a backend: "cuda" / "cuda:N" (GPU) or "cuda-emu" (CPU emulation).</summary>

@@ -123,6 +123,13 @@ public sealed partial class EmuBackend : IKernelBackend
                 throw new ArgumentException($"{function.Name} was not obtained from this emulator", nameof(function));
             }
             (launch, name) = _functions[(int)function.Handle];
+            if (_capture is { } recording)
+            {
+                var slots = new ulong[args.Count];
+                for (int i = 0; i < slots.Length; i++) slots[i] = args.Slot(i);
+                recording.Add(new RecordedLaunch(function, grid, block, sharedBytes, slots));
+                return;
+            }
         }
         void** ptrs = stackalloc void*[Math.Max(args.Count, 1)];
         args.FillPointers(ptrs);
@@ -140,6 +147,48 @@ public sealed partial class EmuBackend : IKernelBackend
     }
 
     public void Synchronize() { }
+
+    private List<RecordedLaunch>? _capture;
+
+    private sealed record RecordedLaunch(CudaFunction Function, Dim3 Grid, Dim3 Block, uint SharedBytes, ulong[] Slots);
+
+    public void BeginCapture()
+    {
+        lock (_gate)
+        {
+            if (_capture is not null) throw new InvalidOperationException("A capture is already in progress.");
+            _capture = [];
+        }
+    }
+
+    public IKernelGraph EndCapture()
+    {
+        lock (_gate)
+        {
+            var launches = _capture ?? throw new InvalidOperationException("No capture is in progress.");
+            _capture = null;
+            return new Graph(this, launches.ToArray());
+        }
+    }
+
+    /// <summary>The emulator's graph: the recorded launches run again in order, arguments as recorded.</summary>
+    private sealed class Graph(EmuBackend owner, RecordedLaunch[] launches) : IKernelGraph
+    {
+        private bool _disposed;
+
+        public void Launch()
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            foreach (var l in launches)
+            {
+                var args = new KernelArgs();
+                foreach (ulong slot in l.Slots) args.UInt64(slot);
+                owner.Launch(l.Function, l.Grid, l.Block, l.SharedBytes, ref args);
+            }
+        }
+
+        public void Dispose() => _disposed = true;
+    }
 
     /// <summary>Builds the emulator libraries for several variants in parallel (warms the cache; compilation dominates cold runs).</summary>
     public void Prebuild(IEnumerable<Ops.KernelVariant> variants) =>

@@ -18,11 +18,23 @@ public static class AttentionDecode
     public static int ChooseSplits(int kvHeads, int kvLen) =>
         Math.Clamp(Math.Min((264 + kvHeads - 1) / kvHeads, (kvLen + MinKeysPerSplit - 1) / MinKeysPerSplit), 1, MaxSplits);
 
+    /// <summary>(kvLen, keys per split) for a grid of <paramref name="splits"/> splits sized for <paramref name="capacity"/>:
+    /// the device-side arguments of a replayed decode step.</summary>
+    public static (int KvLen, int Chunk) LengthAndChunk(int kvLen, int capacity, int splits)
+    {
+        OpChecks.That(kvLen >= 1 && kvLen <= capacity, nameof(kvLen), kvLen, $"kvLen must be in [1, capacity = {capacity}]");
+        OpChecks.Positive(splits, nameof(splits));
+        return (kvLen, (kvLen + splits - 1) / splits);
+    }
+
     /// <param name="q">[heads, headDim] FP32 (the new token).</param>
     /// <param name="scratch">At least <see cref="ScratchFloats"/> floats.</param>
     /// <param name="output">[heads, headDim] FP32.</param>
+    /// <param name="lengthChunk">Optional: two ints on the device, the key count and the keys per split (see
+    /// <see cref="LengthAndChunk"/>), read when the kernel runs (a captured decode graph); <paramref name="kvLen"/> then only
+    /// sizes the grid: pass the capacity and the fixed <paramref name="splits"/> the values were computed for.</param>
     public static void Run(IKernelBackend backend, DevicePtr q, DevicePtr kCache, DevicePtr vCache, DevicePtr scratch, DevicePtr output,
-        int heads, int kvHeads, int headDim, int kvLen, int capacity, float scale, int splits = 0)
+        int heads, int kvHeads, int headDim, int kvLen, int capacity, float scale, int splits = 0, DevicePtr lengthChunk = default)
     {
         OpChecks.Positive(heads, nameof(heads));
         OpChecks.Positive(kvHeads, nameof(kvHeads));
@@ -37,7 +49,7 @@ public static class AttentionDecode
         DevicePtr partO = scratch, partMl = scratch.Offset(4L * heads * MaxSplits * headDim);
 
         CudaFunction split = backend.GetFunction(Source, "attention_decode_split", Defines(headDim, gqa));
-        var a1 = new KernelArgs().Ptr(q).Ptr(kCache).Ptr(vCache).Ptr(partO).Ptr(partMl).Int(kvLen).Int(capacity).Int(chunk).Float(scale);
+        var a1 = new KernelArgs().Ptr(q).Ptr(kCache).Ptr(vCache).Ptr(partO).Ptr(partMl).Int(kvLen).Int(capacity).Int(chunk).Float(scale).Ptr(lengthChunk);
         // grid (kvHead, split): each K/V row is read once for all GQA heads; 4 warps stride the split's keys.
         backend.Launch(split, Dim3.Blocks(kvHeads, splits), new Dim3(128), 0, ref a1);
 

@@ -14,14 +14,20 @@
 // applies it to all GQA query heads sharing that KV head. Warps take keys round-robin; lanes own HEAD_DIM/32 dims.
 // Q: [kvHeads*GQA, HEAD_DIM] FP32; K, V: [kvHeads, capacity, HEAD_DIM] FP16.
 // partO: [heads, splits, HEAD_DIM] (unnormalized), partML: [heads, splits, 2] = (max, sum).
-extern "C" __global__ void __launch_bounds__(AD_WARPS * 32) attention_decode_split(
+// minBlocks 1: the grid is ~2 blocks per SM anyway; without it ptxas held GQA=8 variants to 72 registers and spilled.
+extern "C" __global__ void __launch_bounds__(AD_WARPS * 32, 1) attention_decode_split(
     const float* __restrict__ Q, const half_t* __restrict__ Kc, const half_t* __restrict__ Vc,
-    float* __restrict__ partO, float* __restrict__ partML, int kvLen, int capacity, int chunk, float scale)
+    float* __restrict__ partO, float* __restrict__ partML, int kvLen, int capacity, int chunk, float scale,
+    const int* __restrict__ lengthChunk)
 {
     __shared__ float sm[AD_WARPS][GQA][2];
     __shared__ float so[AD_WARPS][GQA][HEAD_DIM];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int kvh = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+    // A captured decode graph fixes the grid and reads (kvLen, chunk) from the device, written before each replay for its
+    // fixed split count (not divided here: a run-time division adds a call that spills); splits past the end keep l = 0,
+    // which the combine skips.
+    if (lengthChunk) { kvLen = __ldg(lengthChunk); chunk = __ldg(lengthChunk + 1); }
     const int j0 = split * chunk, j1 = imin(kvLen, j0 + chunk);
     const half_t* Kh = Kc + (i64)kvh * capacity * HEAD_DIM;
     const half_t* Vh = Vc + (i64)kvh * capacity * HEAD_DIM;
