@@ -7,8 +7,12 @@ namespace OpenAutoGlm.Kernels.Cpu;
 /// <summary>FP16-weight matrix multiply: y[t, n] = Σ_k x[t, k] · w[n, k], FP32 activations and accumulation.</summary>
 public static unsafe class MatMul
 {
-    /// <summary>From this many rows on, the GEMM path (FP32 weight blocks, register tiles) beats repeated GEMV.</summary>
-    internal const int GemmMinRows = 4;
+    /// <summary>
+    /// From this many rows on, one pass over the weights serves every row (the skinny kernel, then the GEMMs); a single row
+    /// takes the GEMV. Two or three rows run as a zero-padded skinny group of four: the step stays one weight stream
+    /// instead of one per row.
+    /// </summary>
+    internal const int GemmMinRows = 2;
 
     // GEMV pre-scales x by 2^64 so the 2^112 rebias of each weight folds into one multiply of the sum by 2^48;
     // 2^64 keeps |x| < 2^64 from overflowing and products of normal-sized weights and activations out of the denormal range.
