@@ -62,16 +62,14 @@ public static unsafe class MatMul
     {
         if (rows < GemmMinRows)
         {
+            // One row: the decode GEMV.
             float* xs = ThreadScratch.Get(ThreadScratch.MatMulInput, k);
-            for (int t = 0; t < rows; t++)
-            {
-                VectorOps.PackPairs(x + (long)t * k, GemvInputScale, xs, k, IsaOf<TS, TV>());
-                // A few contiguous chunks per thread for dynamic balance, each long enough to keep its stream sequential.
-                int chunks = Math.Min((n + 3) / 4, pool.Threads * 4);
-                int chunkRows = ((n + chunks - 1) / chunks + 3) & ~3;
-                var body = new GemvBody<TS, TV> { X = xs, W = w, Y = y + (long)t * n, K = k, N = n, ChunkRows = chunkRows };
-                pool.For((n + chunkRows - 1) / chunkRows, ref body);
-            }
+            VectorOps.PackPairs(x, GemvInputScale, xs, k, IsaOf<TS, TV>());
+            // A few contiguous chunks per thread for dynamic balance, each long enough to keep its stream sequential.
+            int chunks = Math.Min((n + 3) / 4, pool.Threads * 4);
+            int chunkRows = ((n + chunks - 1) / chunks + 3) & ~3;
+            var body = new GemvBody<TS, TV> { X = xs, W = w, Y = y, K = k, N = n, ChunkRows = chunkRows };
+            pool.For((n + chunkRows - 1) / chunkRows, ref body);
             return;
         }
 
