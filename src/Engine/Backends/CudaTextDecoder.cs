@@ -194,9 +194,8 @@ internal sealed class CudaTextDecoder : IDisposable
                 if (_decodeGraph is null) CaptureDecode();
                 if (_decodeGraph is not null)
                 {
-                    var (kvLen, chunk) = AttentionDecode.LengthAndChunk(startPos + 1, _capacity, GraphSplits);
-                    _hostLengthChunk[0] = kvLen;
-                    _hostLengthChunk[1] = chunk;
+                    _hostLengthChunk[0] = startPos + 1;
+                    _hostLengthChunk[1] = AttentionDecode.Chunk(startPos + 1, GraphSplits);
                     _lengthChunk.Upload<int>(_hostLengthChunk);
                     _decodeGraph.Launch();
                     GraphReplays++;
@@ -277,7 +276,6 @@ internal sealed class CudaTextDecoder : IDisposable
             float eps = (float)c.RmsNormEps, scale = 1f / MathF.Sqrt(d);
             var mode = c.RopeLayout == RopeLayouts.Interleaved ? RopeMode.Interleaved : RopeMode.RotateHalf;
             DevicePtr positions = devicePositions ? _positions.Ptr : default;
-            int graphSplits = GraphSplits;
 
             Embedding.Gather(B, _d._embedding, _ids, _x, T, c.VocabSize, D);
             if (fusion is not null)
@@ -306,7 +304,7 @@ internal sealed class CudaTextDecoder : IDisposable
                 KvCache.Store(B, _k, _keys[layer], T, Hkv, d, _capacity, startPos, positions);
                 KvCache.Store(B, _v, _values[layer], T, Hkv, d, _capacity, startPos, positions);
                 if (T == 1 && devicePositions)
-                    AttentionDecode.Run(B, _q, _keys[layer], _values[layer], _decodeScratch, _attn, H, Hkv, d, _capacity, _capacity, scale, graphSplits, _lengthChunk);
+                    AttentionDecode.Run(B, _q, _keys[layer], _values[layer], _decodeScratch, _attn, H, Hkv, d, _capacity, _capacity, scale, GraphSplits, _lengthChunk);
                 else if (T == 1)
                     AttentionDecode.Run(B, _q, _keys[layer], _values[layer], _decodeScratch, _attn, H, Hkv, d, startPos + 1, _capacity, scale);
                 else
@@ -332,7 +330,6 @@ internal sealed class CudaTextDecoder : IDisposable
             RmsNorm.Run(B, _x, residual, _d._outputNorm, _norm, T, D, eps);
             MatMul(_norm.Ptr.Offset(4L * first * D), _d._head, logits, T - first, c.VocabSize, D);
         }
-
 
         /// <summary>y[rows, n] = x[rows, k] · Wᵀ: GEMV for one row (FP32 input), GEMM otherwise.</summary>
         private void MatMul(DevicePtr x, DevicePtr w, DevicePtr y, int rows, int n, int k)

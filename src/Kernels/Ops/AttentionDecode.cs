@@ -18,21 +18,15 @@ public static class AttentionDecode
     public static int ChooseSplits(int kvHeads, int kvLen) =>
         Math.Clamp(Math.Min((264 + kvHeads - 1) / kvHeads, (kvLen + MinKeysPerSplit - 1) / MinKeysPerSplit), 1, MaxSplits);
 
-    /// <summary>(kvLen, keys per split) for a grid of <paramref name="splits"/> splits sized for <paramref name="capacity"/>:
-    /// the device-side arguments of a replayed decode step.</summary>
-    public static (int KvLen, int Chunk) LengthAndChunk(int kvLen, int capacity, int splits)
-    {
-        OpChecks.That(kvLen >= 1 && kvLen <= capacity, nameof(kvLen), kvLen, $"kvLen must be in [1, capacity = {capacity}]");
-        OpChecks.Positive(splits, nameof(splits));
-        return (kvLen, (kvLen + splits - 1) / splits);
-    }
+    /// <summary>Keys per split when <paramref name="kvLen"/> keys are divided among <paramref name="splits"/> splits.</summary>
+    public static int Chunk(int kvLen, int splits) => (kvLen + splits - 1) / splits;
 
     /// <param name="q">[heads, headDim] FP32 (the new token).</param>
     /// <param name="scratch">At least <see cref="ScratchFloats"/> floats.</param>
     /// <param name="output">[heads, headDim] FP32.</param>
-    /// <param name="lengthChunk">Optional: two ints on the device, the key count and the keys per split (see
-    /// <see cref="LengthAndChunk"/>), read when the kernel runs (a captured decode graph); <paramref name="kvLen"/> then only
-    /// sizes the grid: pass the capacity and the fixed <paramref name="splits"/> the values were computed for.</param>
+    /// <param name="lengthChunk">Optional: two ints on the device, the key count and <see cref="Chunk"/> of it for
+    /// <paramref name="splits"/>, read when the kernel runs (a captured decode graph); the grid then has exactly
+    /// <paramref name="splits"/> splits, and <paramref name="kvLen"/> (pass the capacity) only bounds what they may be given.</param>
     public static void Run(IKernelBackend backend, DevicePtr q, DevicePtr kCache, DevicePtr vCache, DevicePtr scratch, DevicePtr output,
         int heads, int kvHeads, int headDim, int kvLen, int capacity, float scale, int splits = 0, DevicePtr lengthChunk = default)
     {
@@ -43,8 +37,9 @@ public static class AttentionDecode
         OpChecks.That(kvLen >= 1 && kvLen <= capacity, nameof(kvLen), kvLen, $"kvLen must be in [1, capacity = {capacity}]");
         if (splits <= 0) splits = ChooseSplits(kvHeads, kvLen);
         OpChecks.That(splits <= MaxSplits, nameof(splits), splits, $"splits must be <= {MaxSplits}");
-        int chunk = (kvLen + splits - 1) / splits;
-        splits = (kvLen + chunk - 1) / chunk;
+        int chunk = Chunk(kvLen, splits);
+        // Known length: drop the splits the rounding left empty. Device length: keep the grid the caller sized it for.
+        if (lengthChunk.IsNull) splits = (kvLen + chunk - 1) / chunk;
         int gqa = heads / kvHeads;
         DevicePtr partO = scratch, partMl = scratch.Offset(4L * heads * MaxSplits * headDim);
 

@@ -24,9 +24,9 @@ extern "C" __global__ void __launch_bounds__(AD_WARPS * 32, 1) attention_decode_
     __shared__ float so[AD_WARPS][GQA][HEAD_DIM];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int kvh = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
-    // A captured decode graph fixes the grid and reads (kvLen, chunk) from the device, written before each replay for its
-    // fixed split count (not divided here: a run-time division adds a call that spills); splits past the end keep l = 0,
-    // which the combine skips.
+    // A captured decode graph fixes the grid and reads (kvLen, chunk) from the device, written by the host before each
+    // replay for that split count (one division per step, not one per block); splits past the end keep l = 0, which the
+    // combine skips.
     if (lengthChunk) { kvLen = __ldg(lengthChunk); chunk = __ldg(lengthChunk + 1); }
     const int j0 = split * chunk, j1 = imin(kvLen, j0 + chunk);
     const half_t* Kh = Kc + (i64)kvh * capacity * HEAD_DIM;
