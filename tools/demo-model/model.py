@@ -187,6 +187,7 @@ class CrossAttention(nn.Module):
     def __init__(self, d, heads):
         super().__init__()
         self.h = heads
+        self.keep_weights, self.weights = False, None
         self.q_proj, self.k_proj = nn.Linear(d, d, bias=False), nn.Linear(d, d, bias=False)
         self.v_proj, self.o_proj = nn.Linear(d, d, bias=False), nn.Linear(d, d, bias=False)
 
@@ -202,6 +203,8 @@ class CrossAttention(nn.Module):
         hd = d // self.h
         q = self.q_proj(u).reshape(b, t, self.h, hd).transpose(1, 2)
         a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + key_mask, dim=-1)
+        if self.keep_weights:                               # training-only: the attention loss reads them
+            self.weights = a
         return self.o_proj((a @ v).transpose(1, 2).reshape(b, t, d))
 
 

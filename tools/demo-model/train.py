@@ -63,15 +63,28 @@ def batch(model, tok, seed, step, size, p_drop):
     same = torch.tensor([[float(a == b) for b in descs] for a in descs])
     cls = torch.tensor([world.INSTRUCTION_CLASSES.index(e.instruction) for e in exs])
     return dict(prepared=prepared, drop=torch.from_numpy(drop), ids=ids, tgt=tgt, pids=pids,
-                pmask=pmask, did=did, dmask=dmask, same=same, cls=cls)
+                pmask=pmask, did=did, dmask=dmask, same=same, cls=cls,
+                cell=[object_cell(e) for e in exs], qpos=[len(p) - 1 for p in prompts])
 
 
-def losses(model, b, position_head=None):
+def object_cell(e):
+    """The 3x3 cell of the one object a shapes question is about (-1 when it is about no single object)."""
+    if e.kind != "shapes" or e.task not in ("shape_at", "where", "colour"):
+        return -1
+    region = e.question.split(" at the ")[1].rstrip("?") if e.task == "shape_at" else (
+        e.answer if e.task == "where" else next(o["region"] for o in e.meta["objects"] if o["shape"] in e.question.rstrip("?").split()))
+    return world.REGIONS.index(region)
+
+
+def losses(model, b, position_head=None, attention_loss=False):
     d = model.config["text_config"]["hidden_size"]
     rows = infer.image_rows(model, b["prepared"])           # V' per image
     ebar = model.prompt_mean_embedding(b["pids"], b["pmask"])
     vhat = model.impute(ebar)
     ctx = [vhat[i].detach()[None] if b["drop"][i] else rows[i] for i in range(len(rows))]
+    fusion = [layer.cross_attn for layer in model.model.layers if layer.fusion]
+    for x in fusion:
+        x.keep_weights = attention_loss
     logits = model.forward_lm(b["ids"], model.visual_context(ctx, d))
     lm = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), b["tgt"].reshape(-1), ignore_index=-100)
     target = torch.stack([r.mean(0) for r in rows]).detach()
@@ -86,6 +99,10 @@ def losses(model, b, position_head=None):
     out = {"lm": lm, "retrieval": ret, "imputer": imp, "task": task}
     if position_head is not None:
         out["position"] = position_loss(position_head, rows)
+    if attention_loss:
+        out["attention"] = cell_attention_loss([x.weights for x in fusion], b, rows)
+        for x in fusion:
+            x.keep_weights, x.weights = False, None
     return out
 
 
@@ -97,10 +114,30 @@ def position_loss(head, rows):
     of the model (nothing is exported). Without it the projector drops position (probe_position.py shows it)."""
     total = 0.0
     for r in rows:
-        g = int(round(r.shape[0] ** 0.5))
-        cells = torch.tensor([(i // g * 3 // g) * 3 + (i % g * 3 // g) for i in range(g * g)])
-        total = total + F.cross_entropy(head(r), cells)
+        total = total + F.cross_entropy(head(r), patch_cells(r.shape[0]))
     return total / len(rows)
+
+
+def patch_cells(m):
+    """The 3x3 cell (row-major, as world.REGIONS) of each of the m = g x g patch rows of an image."""
+    g = int(round(m ** 0.5))
+    return torch.tensor([(i // g * 3 // g) * 3 + (i % g * 3 // g) for i in range(g * g)])
+
+
+def cell_attention_loss(weights, b, rows):
+    """Training-only: at the position that predicts the first answer token, the fusion attention (mean over heads)
+    of a question about one object must land on that object's cell: -log of the attention mass there. Without it
+    the text side does not learn to address a named place ("which shape is at the top left?" answered from the prior)."""
+    total, n = 0.0, 0
+    for i, cell in enumerate(b["cell"]):
+        m = rows[i].shape[0]
+        if cell < 0 or b["drop"][i] or m == 0:
+            continue
+        mask = patch_cells(m) == cell
+        for a in weights:
+            mass = a[i, :, b["qpos"][i], :m].mean(0)[mask].sum()
+            total, n = total - torch.log(mass + 1e-6), n + 1
+    return total / max(n, 1)
 
 
 @torch.no_grad()
@@ -168,6 +205,9 @@ def main():
     ap.add_argument("--tokenizer", help="existing tokenizer.json (default: train one)")
     ap.add_argument("--init", help="start from the weights of this ckpt.pt (fresh optimizer and schedule; needs its tokenizer)")
     ap.add_argument("--data-offset", type=int, default=0, help="first training batch index (continue a run on unseen batches)")
+    ap.add_argument("--attention-loss", type=float, default=0.0,
+                    help="weight of the training-only loss that points the fusion attention of a question about one "
+                         "object at that object's cell")
     ap.add_argument("--position-loss", type=float, default=0.0,
                     help="weight of the training-only loss that makes each projected patch row predict its 3x3 cell")
     a = ap.parse_args()
@@ -191,7 +231,7 @@ def main():
     print(f"vocab {tok.vocab_size}, parameters {n_params:,}")
 
     head = torch.nn.Linear(config["text_config"]["hidden_size"], 9) if a.position_loss > 0 else None
-    weights = dict(WEIGHTS, position=a.position_loss)
+    weights = dict(WEIGHTS, position=a.position_loss, attention=a.attention_loss)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "pos_embed" not in n] + ([head.weight] if head else [])
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "pos_embed" not in n)] + ([head.bias] if head else [])
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
@@ -210,7 +250,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         b = batch(model, tok, a.seed, a.data_offset + step, a.batch_size, a.drop_image)
-        ls = losses(model, b, head)
+        ls = losses(model, b, head, a.attention_loss > 0)
         loss = sum(weights[k] * v for k, v in ls.items())
         opt.zero_grad(set_to_none=True)
         loss.backward()
