@@ -64,7 +64,7 @@ def batch(model, tok, seed, step, size, p_drop):
     cls = torch.tensor([world.INSTRUCTION_CLASSES.index(e.instruction) for e in exs])
     return dict(prepared=prepared, drop=torch.from_numpy(drop), ids=ids, tgt=tgt, pids=pids,
                 pmask=pmask, did=did, dmask=dmask, same=same, cls=cls,
-                cell=[object_cell(e) for e in exs], qpos=[len(p) - 1 for p in prompts])
+                cell=[object_cell(e) for e in exs], slot=[chart_slot(e) for e in exs], qpos=[len(p) - 1 for p in prompts])
 
 
 def object_cell(e):
@@ -76,7 +76,30 @@ def object_cell(e):
     return world.REGIONS.index(region)
 
 
-def losses(model, b, position_head=None, attention_loss=False):
+def chart_slot(e):
+    """(bar index, bar count) of a chart question about one bar or point (its value, the highest, the lowest), else None."""
+    if e.kind != "chart" or e.task not in ("chart_value", "chart_highest", "chart_lowest"):
+        return None
+    labels, values = e.meta["labels"], e.meta["values"]
+    if e.task == "chart_value":
+        i = labels.index(e.question.split(" of ")[1].rstrip("?"))
+    else:
+        i = int(np.argmax(values) if e.task == "chart_highest" else np.argmin(values))
+    return i, len(values)
+
+
+def slot_mask(i, n, m):
+    """The patch rows (g x g, row-major) whose column centre lies on bar i of n; at least the nearest column."""
+    g = int(round(m ** 0.5))
+    x0, x1 = world.chart_bar_extent(i, n)
+    centres = (torch.arange(g) + 0.5) / g
+    cols = (centres >= x0) & (centres <= x1)
+    if not cols.any():
+        cols[int(torch.argmin((centres - (x0 + x1) / 2).abs()))] = True
+    return cols.repeat(g)
+
+
+def losses(model, b, position_head=None, attention_loss=False, chart_attention_loss=False):
     d = model.config["text_config"]["hidden_size"]
     rows = infer.image_rows(model, b["prepared"])           # V' per image
     ebar = model.prompt_mean_embedding(b["pids"], b["pmask"])
@@ -84,7 +107,7 @@ def losses(model, b, position_head=None, attention_loss=False):
     ctx = [vhat[i].detach()[None] if b["drop"][i] else rows[i] for i in range(len(rows))]
     fusion = [layer.cross_attn for layer in model.model.layers if layer.fusion]
     for x in fusion:
-        x.keep_weights = attention_loss
+        x.keep_weights = attention_loss or chart_attention_loss
     logits = model.forward_lm(b["ids"], model.visual_context(ctx, d))
     lm = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), b["tgt"].reshape(-1), ignore_index=-100)
     target = torch.stack([r.mean(0) for r in rows]).detach()
@@ -99,10 +122,15 @@ def losses(model, b, position_head=None, attention_loss=False):
     out = {"lm": lm, "retrieval": ret, "imputer": imp, "task": task}
     if position_head is not None:
         out["position"] = position_loss(position_head, rows)
+    weights = [x.weights for x in fusion]
     if attention_loss:
-        out["attention"] = cell_attention_loss([x.weights for x in fusion], b, rows)
-        for x in fusion:
-            x.keep_weights, x.weights = False, None
+        out["attention"] = focus_loss(weights, b, rows, [None if c < 0 else patch_cells(r.shape[0]) == c
+                                                         for c, r in zip(b["cell"], rows)])
+    if chart_attention_loss:
+        out["chart_attention"] = focus_loss(weights, b, rows, [None if s is None else slot_mask(*s, r.shape[0])
+                                                               for s, r in zip(b["slot"], rows)])
+    for x in fusion:
+        x.keep_weights, x.weights = False, None
     return out
 
 
@@ -124,16 +152,16 @@ def patch_cells(m):
     return torch.tensor([(i // g * 3 // g) * 3 + (i % g * 3 // g) for i in range(g * g)])
 
 
-def cell_attention_loss(weights, b, rows):
-    """Training-only: at the position that predicts the first answer token, the fusion attention (mean over heads)
-    of a question about one object must land on that object's cell: -log of the attention mass there. Without it
-    the text side does not learn to address a named place ("which shape is at the top left?" answered from the prior)."""
+def focus_loss(weights, b, rows, masks):
+    """Training-only: at the position that predicts the first answer token, the fusion attention (mean over heads) of a
+    question about one thing must land on it (masks[i]: its patch rows, None for other questions): -log of the attention
+    mass there. Without it the text side does not learn to address a named place ("which shape is at the top left?"
+    answered from the prior)."""
     total, n = 0.0, 0
-    for i, cell in enumerate(b["cell"]):
-        m = rows[i].shape[0]
-        if cell < 0 or b["drop"][i] or m == 0:
+    for i, mask in enumerate(masks):
+        if mask is None or b["drop"][i] or rows[i].shape[0] == 0:
             continue
-        mask = patch_cells(m) == cell
+        m = rows[i].shape[0]
         for a in weights:
             mass = a[i, :, b["qpos"][i], :m].mean(0)[mask].sum()
             total, n = total - torch.log(mass + 1e-6), n + 1
@@ -208,6 +236,8 @@ def main():
     ap.add_argument("--attention-loss", type=float, default=0.0,
                     help="weight of the training-only loss that points the fusion attention of a question about one "
                          "object at that object's cell")
+    ap.add_argument("--chart-attention-loss", type=float, default=0.0,
+                    help="the same for a chart question about one bar or point (its value, the highest, the lowest)")
     ap.add_argument("--position-loss", type=float, default=0.0,
                     help="weight of the training-only loss that makes each projected patch row predict its 3x3 cell")
     a = ap.parse_args()
@@ -231,7 +261,7 @@ def main():
     print(f"vocab {tok.vocab_size}, parameters {n_params:,}")
 
     head = torch.nn.Linear(config["text_config"]["hidden_size"], 9) if a.position_loss > 0 else None
-    weights = dict(WEIGHTS, position=a.position_loss, attention=a.attention_loss)
+    weights = dict(WEIGHTS, position=a.position_loss, attention=a.attention_loss, chart_attention=a.chart_attention_loss)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "pos_embed" not in n] + ([head.weight] if head else [])
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "pos_embed" not in n)] + ([head.bias] if head else [])
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01},
@@ -250,7 +280,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         b = batch(model, tok, a.seed, a.data_offset + step, a.batch_size, a.drop_image)
-        ls = losses(model, b, head, a.attention_loss > 0)
+        ls = losses(model, b, head, a.attention_loss > 0, a.chart_attention_loss > 0)
         loss = sum(weights[k] * v for k, v in ls.items())
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -320,7 +320,7 @@ def _chart_scene(rng, h=None, w=None):
     W, H = w * S, h * S
     im = Image.new("RGB", (W, H), (250, 250, 250))
     d = ImageDraw.Draw(im)
-    left, right, top_y, bottom = int(0.12 * W), int(0.96 * W), int(0.06 * H), int(0.84 * H)
+    left, right, top_y, bottom = int(CHART_LEFT * W), int(CHART_RIGHT * W), int(0.06 * H), int(0.84 * H)
     for k in range(0, 11, 2):
         y = bottom - (bottom - top_y) * k / 10
         d.line([(left, y), (right, y)], fill=(215, 215, 215), width=1)
@@ -341,6 +341,15 @@ def _chart_scene(rng, h=None, w=None):
             d.ellipse([x - 2 * S, y - 2 * S, x + 2 * S, y + 2 * S], fill=colour)
     im = im.resize((w, h), Image.BOX)
     return np.asarray(im, np.uint8).copy(), chart_type, labels, values
+
+
+CHART_LEFT, CHART_RIGHT = 0.12, 0.96  # the plot area's x extent, as fractions of the width
+
+
+def chart_bar_extent(i, n):
+    """x extent (fractions of the width) of bar i of n; a line chart's point i sits at its middle."""
+    slot = (CHART_RIGHT - CHART_LEFT) / n
+    return CHART_LEFT + slot * (i + 0.18), CHART_LEFT + slot * (i + 0.82)
 
 
 def chart_summary(chart_type, labels, values):
