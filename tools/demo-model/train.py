@@ -155,7 +155,7 @@ def shape_loss(head, rows, objects):
     rows there did not tell a circle from a star (answers collapsed to one shape)."""
     total, n = 0.0, 0
     for r, objs in zip(rows, objects):
-        if objs is None:
+        if objs is None or r.shape[0] == 0:
             continue
         by_cell = {world.REGIONS.index(o["region"]): world.SHAPES.index(o["shape"]) for o in objs}
         target = torch.tensor([by_cell.get(int(c), len(world.SHAPES)) for c in patch_cells(r.shape[0])])

@@ -292,6 +292,16 @@ def _trend(values):
     return "flat"
 
 
+CHART_LEFT, CHART_RIGHT = 0.12, 0.96  # the plot area's x extent, as fractions of the width
+BAR_FROM, BAR_TO = 0.18, 0.82          # a bar's extent within its slot
+
+
+def chart_bar_extent(i, n):
+    """x extent (fractions of the width) of bar i of n; a line chart's point i sits at its middle."""
+    slot = (CHART_RIGHT - CHART_LEFT) / n
+    return CHART_LEFT + slot * (i + BAR_FROM), CHART_LEFT + slot * (i + BAR_TO)
+
+
 def _chart_scene(rng, h=None, w=None):
     from PIL import Image, ImageDraw
     if h is None:
@@ -332,7 +342,7 @@ def _chart_scene(rng, h=None, w=None):
         x0 = left + slot * i
         y = bottom - (bottom - top_y) * v / 10
         if chart_type == "bar":
-            d.rectangle([x0 + slot * 0.18, y, x0 + slot * 0.82, bottom], fill=colour)
+            d.rectangle([x0 + slot * BAR_FROM, y, x0 + slot * BAR_TO, bottom], fill=colour)
         pts.append((x0 + slot / 2, y))
         d.text((x0 + slot / 2 - 3 * len(labels[i]), bottom + 2), labels[i], fill=(30, 30, 30))
     if chart_type == "line":
@@ -341,15 +351,6 @@ def _chart_scene(rng, h=None, w=None):
             d.ellipse([x - 2 * S, y - 2 * S, x + 2 * S, y + 2 * S], fill=colour)
     im = im.resize((w, h), Image.BOX)
     return np.asarray(im, np.uint8).copy(), chart_type, labels, values
-
-
-CHART_LEFT, CHART_RIGHT = 0.12, 0.96  # the plot area's x extent, as fractions of the width
-
-
-def chart_bar_extent(i, n):
-    """x extent (fractions of the width) of bar i of n; a line chart's point i sits at its middle."""
-    slot = (CHART_RIGHT - CHART_LEFT) / n
-    return CHART_LEFT + slot * (i + 0.18), CHART_LEFT + slot * (i + 0.82)
 
 
 def chart_summary(chart_type, labels, values):
