@@ -72,8 +72,13 @@ def object_cell(e):
     """The 3x3 cell of the one object a shapes question is about (-1 when it is about no single object)."""
     if e.kind != "shapes" or e.task not in ("shape_at", "where", "colour"):
         return -1
-    region = e.question.split(" at the ")[1].rstrip("?") if e.task == "shape_at" else (
-        e.answer if e.task == "where" else next(o["region"] for o in e.meta["objects"] if o["shape"] in e.question.rstrip("?").split()))
+    if e.task == "shape_at":                                 # "Which shape is at the <region>?"
+        region = e.question.split(" at the ")[1].rstrip("?")
+    elif e.task == "where":                                  # the answer is the region
+        region = e.answer
+    else:                                                    # "What colour is the <shape>?": that shape is unique
+        words = e.question.rstrip("?").split()
+        region = next(o["region"] for o in e.meta["objects"] if o["shape"] in words)
     return world.REGIONS.index(region)
 
 
@@ -166,7 +171,7 @@ def shape_loss(head, rows, objects):
 def patch_cells(m):
     """The 3x3 cell (row-major, as world.REGIONS) of each of the m = g x g patch rows of an image."""
     g = int(round(m ** 0.5))
-    return torch.tensor([(i // g * 3 // g) * 3 + (i % g * 3 // g) for i in range(g * g)])
+    return torch.tensor([world.patch_cell(i, g) for i in range(g * g)])
 
 
 def focus_loss(weights, b, rows, masks):

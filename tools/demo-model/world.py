@@ -34,6 +34,11 @@ SIZES = ["small", "large"]
 REGIONS = ["top left", "top", "top right", "left", "center", "right",
            "bottom left", "bottom", "bottom right"]
 DEFECTS = ["scratch", "dent", "stain"]
+
+
+def patch_cell(index, g):
+    """The region (index into REGIONS) that patch `index` of a row-major g x g grid lies in."""
+    return (index // g * 3 // g) * 3 + (index % g * 3 // g)
 BAR_LABELS = ["a", "b", "c", "d", "e", "f"]
 LINE_LABELS = ["jan", "feb", "mar", "apr", "may", "jun"]
 NUMBER_WORDS = ["zero", "one", "two", "three", "four", "five", "six"]

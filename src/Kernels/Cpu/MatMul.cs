@@ -65,9 +65,7 @@ public static unsafe class MatMul
             // One row: the decode GEMV.
             float* xs = ThreadScratch.Get(ThreadScratch.MatMulInput, k);
             VectorOps.PackPairs(x, GemvInputScale, xs, k, IsaOf<TS, TV>());
-            // A few contiguous chunks per thread for dynamic balance, each long enough to keep its stream sequential.
-            int chunks = Math.Min((n + 3) / 4, pool.Threads * 4);
-            int chunkRows = ((n + chunks - 1) / chunks + 3) & ~3;
+            int chunkRows = StreamChunkRows(n, pool);
             var body = new GemvBody<TS, TV> { X = xs, W = w, Y = y, K = k, N = n, ChunkRows = chunkRows };
             pool.For((n + chunkRows - 1) / chunkRows, ref body);
             return;
@@ -277,6 +275,16 @@ public static unsafe class MatMul
         }
     }
 
+    /// <summary>
+    /// Weight rows per work item of a one-pass stream (GEMV, skinny kernel): a few contiguous chunks per thread for dynamic
+    /// balance, each long enough to keep its stream sequential, a multiple of 4 rows.
+    /// </summary>
+    private static int StreamChunkRows(int n, WorkerPool pool)
+    {
+        int chunks = Math.Min((n + 3) / 4, pool.Threads * 4);
+        return ((n + chunks - 1) / chunks + 3) & ~3;
+    }
+
     private static VectorIsa IsaOf<TS, TV>() where TS : struct, ISimd<TV> where TV : struct
         => TS.Count switch { 1 => VectorIsa.Scalar, 4 => VectorIsa.V128, 8 => VectorIsa.V256, _ => VectorIsa.V512 };
 
@@ -313,8 +321,7 @@ public static unsafe class MatMul
                     if (valid < width) new Span<float>(dst + valid, width - valid).Clear();
                 }
         }
-        int chunks = Math.Min((n + 3) / 4, pool.Threads * 4);
-        int chunkRows = ((n + chunks - 1) / chunks + 3) & ~3;
+        int chunkRows = StreamChunkRows(n, pool);
         var body = new SkinnyBody<TS, TV> { X = xs, W = w, Y = y, Rows = rows, Padded = padded, K = k, Kp = kp, N = n, ChunkRows = chunkRows };
         pool.For((n + chunkRows - 1) / chunkRows, ref body);
     }
