@@ -40,6 +40,10 @@ public unsafe class MatMulTests
         // Deeper than one k slice (partial sums carried across slices), with padding and edge tiles.
         Check(rng, pool, isa, 8, MatMul.KSlice * 2 + 77, 10);
         Check(rng, pool, isa, 13, MatMul.KSlice + 1, 7);
+        // The panel GEMM's last weight group of a block overlaps the one before (a block of 48 rows, then one of 16 = 2·6 + 4)
+        // over two k slices: the shared rows must get each slice once (the 125M model's QKV width, 1280, ends like this).
+        using var single = new WorkerPool(1);
+        Check(rng, single, isa, MatMul.PanelMinRows + 3, MatMul.PanelKSlice + 100, 160);
     }
 
     [Theory]

@@ -176,6 +176,7 @@ public static unsafe class MatMul
         int lanes = TS.Count, tileW = MatMulF32.TileW;
         // acc[p · nb + 2j + h]: panel p + h (p even), weight row j.
         TV* acc = (TV*)ThreadScratch.Get(ThreadScratch.MatMulAccumulators, (panels + 1L) / 2 * 2 * nb * lanes);
+        TV* saved = stackalloc TV[2 * tileW];
         for (int k0 = 0; k0 < k; k0 += PanelKSlice)
         {
             int kc = Math.Min(PanelKSlice, k - k0);
@@ -194,8 +195,13 @@ public static unsafe class MatMul
                         for (; j < nb; j++) MatMulF32.Tail<TS, TV>(xa, xb, wf + (long)j * k + k0, kc, pacc + 2 * j, first);
                         break;
                     }
+                    // After the first slice the tile adds to its sums, so the rows it shares with the group before (which
+                    // already added this slice) are put back afterwards instead of counting the slice twice.
+                    int shared = first ? 0 : 2 * (j0 - j);
+                    for (int s = 0; s < shared; s++) saved[s] = pacc[2 * j + s];
                     if (xb != null) MatMulF32.Tile2x6<TS, TV>(xa, xb, wf + (long)j * k + k0, k, kc, pacc + 2 * j, first);
                     else MatMulF32.Tile1x6<TS, TV>(xa, wf + (long)j * k + k0, k, kc, pacc + 2 * j, first);
+                    for (int s = 0; s < shared; s++) pacc[2 * j + s] = saved[s];
                 }
             }
         }
