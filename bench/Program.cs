@@ -11,6 +11,11 @@ if (args.Length > 0 && args[0] == "slices")
     GemmSliceProbe.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount);
     return;
 }
+if (args.Length > 0 && args[0] == "packed")
+{
+    PackedProbe.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount, args.Length > 2 ? args[2] : null);
+    return;
+}
 if (args.Length > 0 && args[0] == "gemm-rows")
 {
     GemmRowsProbe.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount);

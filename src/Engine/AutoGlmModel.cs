@@ -57,6 +57,9 @@ public sealed partial class AutoGlmModel : IDisposable
         _multimodal = file.Manifest.Multimodal is null ? null : new Vision.MultimodalModel(file);
         _llavaTower = file.Manifest.Llava is { } llava ? new Vision.VisionEncoder(file, llava, text.HiddenSize) : null;
         _clip = file.Manifest.Clip is null ? null : new Vision.ClipModel(file);
+        // The CPU decoder's matrices are repacked now, so the first request does not wait for it; a GPU model packs them
+        // only if a CPU path is used.
+        if (_decoder is not null && cuda is null) WithPool(pool => { _decoder.EnsurePacked(pool); return 0; });
         _constraintTrie = new(BuildConstraintTrie);
         _chatConfig = new(() => Chat.TokenizerChatConfig.Load(ReadBeside(file.Manifest.TokenizerConfigFile), ReadBeside(file.Manifest.ChatTemplateFile)));
     }
@@ -276,6 +279,7 @@ public sealed partial class AutoGlmModel : IDisposable
         while (_idle.TryTake(out var s)) s.Dispose();
         while (_idlePools.TryTake(out var pool)) pool.Dispose();
         _cuda?.Dispose();
+        _decoder?.Dispose();
         _file.Dispose();
     }
 

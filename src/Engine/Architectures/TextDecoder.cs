@@ -11,15 +11,20 @@ namespace OpenAutoGlm.Engine.Architectures;
 /// per layer: x += [post_norm](o(attn(rope(qkv(rms(x))))));  x += [post_norm](down(silu(gate(rms(x))) ⊙ up(rms(x))))
 /// logits = head(rms(x))
 /// </code>
-/// Weights stay in the memory-mapped file; this class only holds pointers into it.
+/// Norms, biases and the embedding table stay in the memory-mapped file (this class holds pointers into it); the matrices
+/// of the products (QKV, O, gate/up, down, head) are repacked once for <see cref="PackedMatMul"/> (<see cref="EnsurePacked"/>),
+/// which reads each of them as one stream and gives a row the same bits at every batch size.
 /// </summary>
-internal sealed unsafe partial class TextDecoder
+internal sealed unsafe partial class TextDecoder : IDisposable
 {
     private readonly Layer[] _layers;
     private readonly Half* _embedding;  // [V, D]
-    private readonly Half* _head;       // [V, D], the embedding when tied
+    private readonly Half* _headSource; // [V, D], the embedding when tied
     private readonly float* _outputNorm;// [D]
     private readonly float[] _invFreq;  // [rotaryDim / 2]
+    private readonly Lock _packLock = new();
+    private volatile PackedWeights? _packed;
+    private bool _disposed;
 
     public TextConfig Config { get; }
     public int QkvWidth { get; }        // (H + 2·H_kv)·d
@@ -30,7 +35,7 @@ internal sealed unsafe partial class TextDecoder
         var c = Config;
         QkvWidth = (c.NumHeads + 2 * c.NumKvHeads) * c.HeadDim;
         _embedding = (Half*)file.GetPointer(TensorNames.TokenEmbedding);
-        _head = c.TiedEmbeddings ? _embedding : (Half*)file.GetPointer(TensorNames.Output);
+        _headSource = c.TiedEmbeddings ? _embedding : (Half*)file.GetPointer(TensorNames.Output);
         _outputNorm = (float*)file.GetPointer(TensorNames.OutputNorm);
         _invFreq = RopeFrequencies(c);
         _layers = new Layer[c.NumLayers];
@@ -39,17 +44,105 @@ internal sealed unsafe partial class TextDecoder
             _layers[i] = new Layer
             {
                 AttnNorm = (float*)file.GetPointer(TensorNames.AttnNorm(i)),
-                Qkv = (Half*)file.GetPointer(TensorNames.AttnQkv(i)),
+                QkvSource = (Half*)file.GetPointer(TensorNames.AttnQkv(i)),
                 QkvBias = c.QkvBias ? (float*)file.GetPointer(TensorNames.AttnQkvBias(i)) : null,
-                Out = (Half*)file.GetPointer(TensorNames.AttnOut(i)),
+                OutSource = (Half*)file.GetPointer(TensorNames.AttnOut(i)),
                 OutBias = c.OutputBias ? (float*)file.GetPointer(TensorNames.AttnOutBias(i)) : null,
                 AttnPostNorm = c.SandwichNorms ? (float*)file.GetPointer(TensorNames.AttnPostNorm(i)) : null,
                 FfnNorm = (float*)file.GetPointer(TensorNames.FfnNorm(i)),
-                GateUp = (Half*)file.GetPointer(TensorNames.FfnGateUp(i)),
-                Down = (Half*)file.GetPointer(TensorNames.FfnDown(i)),
+                GateUpSource = (Half*)file.GetPointer(TensorNames.FfnGateUp(i)),
+                DownSource = (Half*)file.GetPointer(TensorNames.FfnDown(i)),
                 FfnPostNorm = c.SandwichNorms ? (float*)file.GetPointer(TensorNames.FfnPostNorm(i)) : null,
             };
         }
+    }
+
+    /// <summary>
+    /// Repacks the matrices for <see cref="PackedMatMul"/> on first call (thread-safe; later calls return at once). The model
+    /// calls it at load when the CPU runs the decoder, so the first request does not pay for it; with a GPU backend it runs
+    /// only if a CPU path (batch serving, a fallback) is used.
+    /// </summary>
+    public void EnsurePacked(WorkerPool pool) => _ = Packed(pool);
+
+    /// <summary>Bytes of the repacked matrices (0 before <see cref="EnsurePacked"/>).</summary>
+    public long PackedBytes => _packed?.Bytes ?? 0;
+
+    private PackedWeights Packed(WorkerPool pool)
+    {
+        if (_packed is { } packed) return packed;
+        lock (_packLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _packed ??= PackedWeights.Create(_layers, _headSource, Config, QkvWidth, pool);
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_packLock)
+        {
+            _disposed = true;
+            _packed?.Dispose();
+            _packed = null;
+        }
+    }
+
+    /// <summary>The decoder's matrices in the packed layout; disposing frees them.</summary>
+    private sealed class PackedWeights : IDisposable
+    {
+        private PackedWeights(int layers) => Layers = new LayerMatrices[layers];
+
+        public LayerMatrices[] Layers { get; }
+        public PackedMatrix? Head { get; private set; }
+        public long Bytes { get; private set; }
+
+        public static PackedWeights Create(Layer[] layers, Half* head, TextConfig c, int qkvWidth, WorkerPool pool)
+        {
+            int D = c.HiddenSize, I = c.IntermediateSize, attnWidth = c.NumHeads * c.HeadDim;
+            var packed = new PackedWeights(layers.Length);
+            try
+            {
+                for (int l = 0; l < layers.Length; l++)
+                {
+                    ref readonly var w = ref layers[l];
+                    ref var m = ref packed.Layers[l];
+                    m.Qkv = packed.Add(PackedMatrix.Pack(w.QkvSource, qkvWidth, D, pool));
+                    m.Out = packed.Add(PackedMatrix.Pack(w.OutSource, D, attnWidth, pool));
+                    m.GateUp = packed.Add(PackedMatrix.Pack(w.GateUpSource, 2 * I, D, pool));
+                    m.Down = packed.Add(PackedMatrix.Pack(w.DownSource, D, I, pool));
+                }
+                packed.Head = packed.Add(PackedMatrix.Pack(head, c.VocabSize, D, pool));
+                return packed;
+            }
+            catch
+            {
+                packed.Dispose();
+                throw;
+            }
+        }
+
+        private PackedMatrix Add(PackedMatrix m)
+        {
+            Bytes += m.SizeInBytes;
+            return m;
+        }
+
+        public void Dispose()
+        {
+            foreach (var m in Layers)
+            {
+                m.Qkv?.Dispose();
+                m.Out?.Dispose();
+                m.GateUp?.Dispose();
+                m.Down?.Dispose();
+            }
+            Head?.Dispose();
+        }
+    }
+
+    private struct LayerMatrices
+    {
+        public PackedMatrix Qkv, Out, GateUp, Down;
     }
 
     /// <summary>Bytes of weights one decode step reads (every matrix once, plus the head), for the bandwidth bound.</summary>
@@ -89,7 +182,7 @@ internal sealed unsafe partial class TextDecoder
         int first = allPositions ? 0 : T - 1, rows = T - first;
         var norm = s.Norm.AsSpan(0, rows * D);
         RmsNorm.Forward(s.X.AsSpan(first * D, rows * D), new ReadOnlySpan<float>(_outputNorm, D), (float)c.RmsNormEps, norm, rows);
-        MatMul.Multiply(norm, rows, D, _head, c.VocabSize, s.LogitsFor(rows), pool);
+        PackedMatMul.Multiply(norm, rows, Packed(pool).Head!, s.LogitsFor(rows), pool);
     }
 
     /// <summary>The layer stack over T rows of s.X (rotary tables already filled per row); attention is the only step that needs to know which sequence a row belongs to.</summary>
@@ -109,13 +202,15 @@ internal sealed unsafe partial class TextDecoder
         var proj = s.Proj.AsSpan(0, T * D);
         var gateUp = s.GateUp.AsSpan(0, T * 2 * I);
         var act = s.Act.AsSpan(0, T * I);
+        var matrices = Packed(pool).Layers;
 
         for (int l = 0; l < _layers.Length; l++)
         {
             ref readonly var w = ref _layers[l];
+            ref readonly var m = ref matrices[l];
             // attention block
             RmsNorm.Forward(x, new ReadOnlySpan<float>(w.AttnNorm, D), eps, norm, T);
-            MatMul.Multiply(norm, T, D, w.Qkv, QkvWidth, qkv, pool);
+            PackedMatMul.Multiply(norm, T, m.Qkv, qkv, pool);
             if (w.QkvBias != null) VectorOps.AddBias(qkv, T, new ReadOnlySpan<float>(w.QkvBias, QkvWidth));
             for (int t = 0; t < T; t++)
             {
@@ -127,7 +222,7 @@ internal sealed unsafe partial class TextDecoder
                 row[..(H * d)].CopyTo(q.Slice(t * H * d, H * d));
             }
             attention.Run(l, qkv, q, attn, pool);
-            MatMul.Multiply(attn, T, H * d, w.Out, D, proj, pool);
+            PackedMatMul.Multiply(attn, T, m.Out, proj, pool);
             if (w.OutBias != null) VectorOps.AddBias(proj, T, new ReadOnlySpan<float>(w.OutBias, D));
             if (w.AttnPostNorm != null) RmsNorm.Forward(proj, new ReadOnlySpan<float>(w.AttnPostNorm, D), eps, proj, T);
             VectorOps.Add(x, proj);
@@ -135,9 +230,9 @@ internal sealed unsafe partial class TextDecoder
 
             // MLP block
             RmsNorm.Forward(x, new ReadOnlySpan<float>(w.FfnNorm, D), eps, norm, T);
-            MatMul.Multiply(norm, T, D, w.GateUp, 2 * I, gateUp, pool);
+            PackedMatMul.Multiply(norm, T, m.GateUp, gateUp, pool);
             Activations.SwiGlu(gateUp, T, I, act);
-            MatMul.Multiply(act, T, I, w.Down, D, proj, pool);
+            PackedMatMul.Multiply(act, T, m.Down, proj, pool);
             if (w.FfnPostNorm != null) RmsNorm.Forward(proj, new ReadOnlySpan<float>(w.FfnPostNorm, D), eps, proj, T);
             VectorOps.Add(x, proj);
         }
@@ -203,7 +298,7 @@ internal sealed unsafe partial class TextDecoder
     private struct Layer
     {
         public float* AttnNorm, QkvBias, OutBias, AttnPostNorm, FfnNorm, FfnPostNorm;
-        public Half* Qkv, Out, GateUp, Down;
+        public Half* QkvSource, OutSource, GateUpSource, DownSource;   // row-major in the file; the products use the packed copies
     }
 }
 

@@ -145,13 +145,13 @@ public sealed class DeviceMemoryHandle : CudaChildHandle
     protected override CUresult Destroy(nint value) => CuDriver.cuMemFree_v2((ulong)value);
 }
 
-/// <summary>Host memory standing in for device memory under emulation (NativeMemory.AlignedAlloc).</summary>
+/// <summary>Aligned native host memory (NativeMemory.AlignedAlloc): device memory under emulation, the CPU kernels' packed weights.</summary>
 public sealed class HostMemoryHandle : SafeHandle
 {
     public HostMemoryHandle() : base(0, ownsHandle: true) { }
 
-    internal unsafe HostMemoryHandle(long bytes) : base(0, ownsHandle: true) =>
-        SetHandle((nint)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), 256));
+    internal unsafe HostMemoryHandle(long bytes, nuint alignment = 256) : base(0, ownsHandle: true) =>
+        SetHandle((nint)NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), alignment));
 
     public override bool IsInvalid => handle == 0;
     public DevicePtr Pointer => new((ulong)handle);
