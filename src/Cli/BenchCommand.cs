@@ -75,25 +75,28 @@ internal static class BenchCommand
             var options = new GenerationOptions { MaxNewTokens = g, StopAtEndOfSequence = false };
 
             m.Generate(ids, options); // warm-up: JIT tiers, page-in of the mapped weights
-            var results = new List<GenerationResult>();
-            for (int i = 0; i < n; i++) results.Add(m.Generate(ids, options));
-            double Median(Func<GenerationResult, double> f)
+            // The CPU's limits only bound the CPU backend; on a GPU the fractions are left at zero (see scripts/gpu-check.sh).
+            // Each run is paired with its own measurement of them, taken just before it: the machine's bandwidth swings
+            // with its neighbours' load, so a run is set against what the machine delivered at that moment.
+            using var limitsPool = m.Device == "cpu" ? new WorkerPool(t) : null;
+            var runsDone = new List<(GenerationResult Result, double Bandwidth, double Peak)>();
+            for (int i = 0; i < n; i++)
             {
-                var v = results.Select(f).Order().ToArray();
+                double bw = limitsPool is null ? double.PositiveInfinity : MemoryBandwidth.MeasureReadBytesPerSecond(limitsPool);
+                double fma = limitsPool is null ? double.PositiveInfinity : FmaPeak.MeasureFlopsPerSecond(limitsPool);
+                runsDone.Add((m.Generate(ids, options), bw, fma));
+            }
+            double Median(Func<(GenerationResult Result, double Bandwidth, double Peak), double> f)
+            {
+                var v = runsDone.Select(f).Order().ToArray();
                 return v[v.Length / 2];
             }
-            double prefill = Median(r => r.PrefillTokensPerSecond), decode = Median(r => r.DecodeTokensPerSecond), ttft = Median(r => r.TimeToFirstTokenMs);
-
-            // The CPU's limits only bound the CPU backend; on a GPU the fractions are left at zero (see scripts/gpu-check.sh).
-            double bandwidth = double.PositiveInfinity, peak = double.PositiveInfinity;
-            if (m.Device == "cpu")
-            {
-                using var pool = new WorkerPool(t);
-                bandwidth = MemoryBandwidth.MeasureReadBytesPerSecond(pool);
-                peak = FmaPeak.MeasureFlopsPerSecond(pool);
-            }
-            double bwFraction = decode * m.WeightBytesPerToken / bandwidth;
-            double fmaFraction = prefill * (m.MatmulFlops(p) / p) / peak;
+            double prefill = Median(r => r.Result.PrefillTokensPerSecond), decode = Median(r => r.Result.DecodeTokensPerSecond);
+            double ttft = Median(r => r.Result.TimeToFirstTokenMs);
+            double bandwidth = Median(r => r.Bandwidth), peak = Median(r => r.Peak);
+            double flopsPerToken = m.MatmulFlops(p) / p;
+            double bwFraction = Median(r => r.Result.DecodeTokensPerSecond * m.WeightBytesPerToken / r.Bandwidth);
+            double fmaFraction = Median(r => r.Result.PrefillTokensPerSecond * flopsPerToken / r.Peak);
 
             if (parse.GetValue(json))
             {
@@ -118,9 +121,9 @@ internal static class BenchCommand
             else
             {
                 Console.WriteLine($"model       {m.Manifest.Architecture} on {m.Device}, {m.WeightBytesPerToken / 1e6:F1} MB of weights read per decoded token, {t} threads");
-                Console.WriteLine($"prefill     {p} tokens: {prefill,10:F1} tok/s  ({prefill * m.MatmulFlops(p) / p / 1e9:F1} GFLOP/s = {fmaFraction:P1} of {peak / 1e9:F1} GFLOP/s FMA peak)");
+                Console.WriteLine($"prefill     {p} tokens: {prefill,10:F1} tok/s  ({prefill * flopsPerToken / 1e9:F1} GFLOP/s; {fmaFraction:P1} of the FMA peak measured with each run, median {peak / 1e9:F1} GFLOP/s)");
                 Console.WriteLine($"ttft        {ttft,10:F1} ms");
-                Console.WriteLine($"decode      {g} tokens: {decode,10:F1} tok/s  ({decode * m.WeightBytesPerToken / 1e9:F1} GB/s = {bwFraction:P1} of {bandwidth / 1e9:F1} GB/s read bandwidth)");
+                Console.WriteLine($"decode      {g} tokens: {decode,10:F1} tok/s  ({decode * m.WeightBytesPerToken / 1e9:F1} GB/s; {bwFraction:P1} of the read bandwidth measured with each run, median {bandwidth / 1e9:F1} GB/s)");
             }
             return 0;
         });

@@ -150,7 +150,7 @@ public sealed partial class AutoGlmModel : IDisposable
     /// <summary>Weight bytes one decode step reads: the numerator of the memory-bandwidth bound.</summary>
     public long WeightBytesPerToken => Decoder.WeightBytesPerToken;
 
-    /// <summary>Matrix-product FLOPs of a forward over <paramref name="tokens"/> tokens.</summary>
+    /// <summary>Matrix-product FLOPs of a prefill of <paramref name="tokens"/> tokens: every layer for each, the LM head for the last.</summary>
     public double MatmulFlops(int tokens) => Decoder.MatmulFlops(tokens);
 
     /// <summary>Tokenizes a prompt as the checkpoint's tokenizer does (BOS added when its post-processor adds one).</summary>

@@ -146,19 +146,26 @@ internal sealed unsafe partial class TextDecoder : IDisposable
     }
 
     /// <summary>Bytes of weights one decode step reads (every matrix once, plus the head), for the bandwidth bound.</summary>
-    public long WeightBytesPerToken
+    public long WeightBytesPerToken => 2 * (LayerWeights + HeadWeights);
+
+    private long LayerWeights
     {
         get
         {
             var c = Config;
             long perLayer = (long)QkvWidth * c.HiddenSize + (long)c.HiddenSize * c.NumHeads * c.HeadDim
                 + 3L * c.IntermediateSize * c.HiddenSize;
-            return 2 * (perLayer * c.NumLayers + (long)c.VocabSize * c.HiddenSize);
+            return perLayer * c.NumLayers;
         }
     }
 
-    /// <summary>FLOPs of the matrix products for <paramref name="tokens"/> tokens (2 per multiply-add), for the FMA bound.</summary>
-    public double MatmulFlops(int tokens) => WeightBytesPerToken / 2.0 * 2.0 * tokens;
+    private long HeadWeights => (long)Config.VocabSize * Config.HiddenSize;
+
+    /// <summary>
+    /// FLOPs of the matrix products of a prefill of <paramref name="tokens"/> tokens (2 per multiply-add), for the FMA bound:
+    /// every layer's products for each token, the head for the last token only (the one whose logits a prefill computes).
+    /// </summary>
+    public double MatmulFlops(int tokens) => 2.0 * ((double)LayerWeights * tokens + HeadWeights);
 
     /// <summary>
     /// Runs <paramref name="ids"/> (at most <see cref="RunState.MaxTokens"/>) at positions Length(seq).. of the cache, stores their K/V,
