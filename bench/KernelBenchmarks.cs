@@ -4,16 +4,17 @@ using OpenAutoGlm.Kernels.Cpu;
 
 namespace OpenAutoGlm.Bench;
 
-/// <summary>FP16 mat-vec (decode) and mat-mat (prefill) on the 125M-model shapes.</summary>
+/// <summary>FP16 mat-vec (decode), a 16-row batched step and mat-mat (prefill) on the 125M-model shapes: row-major weights (<see cref="MatMul"/>, the vision tower's) against the decoder's packed ones (<see cref="PackedMatMul"/>).</summary>
 [MemoryDiagnoser]
 public unsafe class MatMulBenchmarks
 {
     private WorkerPool _pool = null!;
     private Half* _w;
+    private PackedMatrix _packed = null!;
     private float[] _x = null!, _y = null!;
 
     /// <summary>"rows x k x n": rows = 1 is GEMV.</summary>
-    [Params("1x768x2048", "1x2048x768", "1x768x32000", "128x768x2048")]
+    [Params("1x768x2048", "1x2048x768", "1x768x32000", "16x768x2048", "128x768x2048")]
     public string Shape { get; set; } = "";
 
     private int _rows, _k, _n;
@@ -30,17 +31,22 @@ public unsafe class MatMulBenchmarks
         _x = new float[_rows * _k];
         for (int i = 0; i < _x.Length; i++) _x[i] = rng.NextSingle() - 0.5f;
         _y = new float[_rows * _n];
+        _packed = PackedMatrix.Pack(_w, _n, _k, _pool);
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
         NativeMemory.AlignedFree(_w);
+        _packed.Dispose();
         _pool.Dispose();
     }
 
+    [Benchmark(Baseline = true)]
+    public void RowMajor() => MatMul.Multiply(_x, _rows, _k, _w, _n, _y, _pool);
+
     [Benchmark]
-    public void Multiply() => MatMul.Multiply(_x, _rows, _k, _w, _n, _y, _pool);
+    public void Packed() => PackedMatMul.Multiply(_x, _rows, _packed, _y, _pool);
 }
 
 /// <summary>Causal GQA attention: decode (1 token at 512 context) and a 128-token prefill; 12 heads, 4 KV heads, d 64.</summary>

@@ -240,22 +240,22 @@ public static unsafe class PackedMatMul
         {
             if (prefetch) Prefetch(w + ahead, 2 * c);
             TS.LoadHalfPairsScaled(w, out TV e, out TV o);
-            a0 = TS.Fma(e, TS.Broadcast(x[0]), a0); a0 = TS.Fma(o, TS.Broadcast(x[1]), a0);
-            a1 = TS.Fma(e, TS.Broadcast(x[2]), a1); a1 = TS.Fma(o, TS.Broadcast(x[3]), a1);
-            a2 = TS.Fma(e, TS.Broadcast(x[4]), a2); a2 = TS.Fma(o, TS.Broadcast(x[5]), a2);
-            a3 = TS.Fma(e, TS.Broadcast(x[6]), a3); a3 = TS.Fma(o, TS.Broadcast(x[7]), a3);
-            a4 = TS.Fma(e, TS.Broadcast(x[8]), a4); a4 = TS.Fma(o, TS.Broadcast(x[9]), a4);
-            a5 = TS.Fma(e, TS.Broadcast(x[10]), a5); a5 = TS.Fma(o, TS.Broadcast(x[11]), a5);
-            a6 = TS.Fma(e, TS.Broadcast(x[12]), a6); a6 = TS.Fma(o, TS.Broadcast(x[13]), a6);
-            a7 = TS.Fma(e, TS.Broadcast(x[14]), a7); a7 = TS.Fma(o, TS.Broadcast(x[15]), a7);
-            a8 = TS.Fma(e, TS.Broadcast(x[16]), a8); a8 = TS.Fma(o, TS.Broadcast(x[17]), a8);
-            a9 = TS.Fma(e, TS.Broadcast(x[18]), a9); a9 = TS.Fma(o, TS.Broadcast(x[19]), a9);
-            a10 = TS.Fma(e, TS.Broadcast(x[20]), a10); a10 = TS.Fma(o, TS.Broadcast(x[21]), a10);
-            a11 = TS.Fma(e, TS.Broadcast(x[22]), a11); a11 = TS.Fma(o, TS.Broadcast(x[23]), a11);
-            a12 = TS.Fma(e, TS.Broadcast(x[24]), a12); a12 = TS.Fma(o, TS.Broadcast(x[25]), a12);
-            a13 = TS.Fma(e, TS.Broadcast(x[26]), a13); a13 = TS.Fma(o, TS.Broadcast(x[27]), a13);
-            a14 = TS.Fma(e, TS.Broadcast(x[28]), a14); a14 = TS.Fma(o, TS.Broadcast(x[29]), a14);
-            a15 = TS.Fma(e, TS.Broadcast(x[30]), a15); a15 = TS.Fma(o, TS.Broadcast(x[31]), a15);
+            a0 = TS.Fma(e, TS.Broadcast(x[0]), a0); a0 = TS.Fma(TS.Broadcast(x[1]), o, a0);
+            a1 = TS.Fma(e, TS.Broadcast(x[2]), a1); a1 = TS.Fma(TS.Broadcast(x[3]), o, a1);
+            a2 = TS.Fma(e, TS.Broadcast(x[4]), a2); a2 = TS.Fma(TS.Broadcast(x[5]), o, a2);
+            a3 = TS.Fma(e, TS.Broadcast(x[6]), a3); a3 = TS.Fma(TS.Broadcast(x[7]), o, a3);
+            a4 = TS.Fma(e, TS.Broadcast(x[8]), a4); a4 = TS.Fma(TS.Broadcast(x[9]), o, a4);
+            a5 = TS.Fma(e, TS.Broadcast(x[10]), a5); a5 = TS.Fma(TS.Broadcast(x[11]), o, a5);
+            a6 = TS.Fma(e, TS.Broadcast(x[12]), a6); a6 = TS.Fma(TS.Broadcast(x[13]), o, a6);
+            a7 = TS.Fma(e, TS.Broadcast(x[14]), a7); a7 = TS.Fma(TS.Broadcast(x[15]), o, a7);
+            a8 = TS.Fma(e, TS.Broadcast(x[16]), a8); a8 = TS.Fma(TS.Broadcast(x[17]), o, a8);
+            a9 = TS.Fma(e, TS.Broadcast(x[18]), a9); a9 = TS.Fma(TS.Broadcast(x[19]), o, a9);
+            a10 = TS.Fma(e, TS.Broadcast(x[20]), a10); a10 = TS.Fma(TS.Broadcast(x[21]), o, a10);
+            a11 = TS.Fma(e, TS.Broadcast(x[22]), a11); a11 = TS.Fma(TS.Broadcast(x[23]), o, a11);
+            a12 = TS.Fma(e, TS.Broadcast(x[24]), a12); a12 = TS.Fma(TS.Broadcast(x[25]), o, a12);
+            a13 = TS.Fma(e, TS.Broadcast(x[26]), a13); a13 = TS.Fma(TS.Broadcast(x[27]), o, a13);
+            a14 = TS.Fma(e, TS.Broadcast(x[28]), a14); a14 = TS.Fma(TS.Broadcast(x[29]), o, a14);
+            a15 = TS.Fma(e, TS.Broadcast(x[30]), a15); a15 = TS.Fma(TS.Broadcast(x[31]), o, a15);
         }
         TV s = TS.Broadcast(OutputScale);
         Store8<TS, TV>(a0, a1, a2, a3, a4, a5, a6, a7, s, y, ldy);
