@@ -41,12 +41,15 @@ internal static unsafe class PackedProbe
             var x = new float[rows * 4096];
             for (int i = 0; i < x.Length; i++) x[i] = rng.NextSingle() - 0.5f;
             var y = new float[rows * 4096];
-            double rowMajor = double.MaxValue, packed = double.MaxValue, small = double.MaxValue;
+            double rowMajor = double.MaxValue, packed = double.MaxValue, small = double.MaxValue, narrow = double.MaxValue;
             for (int rep = 0; rep < 7; rep++)
             {
                 long t0 = Stopwatch.GetTimestamp();
                 foreach (var (w, _, _, k, n) in weights) MatMul.Multiply(x.AsSpan(0, rows * k), rows, k, (Half*)w, n, y.AsSpan(0, rows * n), pool);
                 rowMajor = Math.Min(rowMajor, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+                t0 = Stopwatch.GetTimestamp();
+                foreach (var (w, _, _, k, n) in weights) MatMul.Multiply(x.AsSpan(0, rows * k), rows, k, (Half*)w, n, y.AsSpan(0, rows * n), pool, VectorIsa.V256);
+                narrow = Math.Min(narrow, Stopwatch.GetElapsedTime(t0).TotalSeconds);
                 t0 = Stopwatch.GetTimestamp();
                 foreach (var (_, p, _, k, n) in weights) PackedMatMul.Multiply(x.AsSpan(0, rows * k), rows, p, y.AsSpan(0, rows * n), pool);
                 packed = Math.Min(packed, Stopwatch.GetElapsedTime(t0).TotalSeconds);
@@ -56,7 +59,7 @@ internal static unsafe class PackedProbe
             }
             Console.WriteLine($"rows={rows,4}: row-major {rowMajor * 1e3,6:F1} ms ({flopsPerRow * rows / rowMajor / 1e9,5:F1} GFLOP/s, {flopsPerRow / rowMajor / 1e9,4:F1} GB/s)   " +
                 $"packed {packed * 1e3,6:F1} ms ({flopsPerRow * rows / packed / 1e9,5:F1} GFLOP/s, {flopsPerRow / packed / 1e9,4:F1} GB/s)   {rowMajor / packed:F2}x   " +
-                $"packed, 4 KiB pages {small * 1e3,6:F1} ms ({flopsPerRow / small / 1e9,4:F1} GB/s)");
+                $"packed, 4 KiB pages {small * 1e3,6:F1} ms   row-major on Vector256 {narrow * 1e3,6:F1} ms");
         }
         foreach (var (w, p, q, _, _) in weights) { NativeMemory.AlignedFree((void*)w); p.Dispose(); q.Dispose(); }
     }

@@ -106,6 +106,7 @@ internal static class BenchCommand
                 w.WriteNumber("gen_tokens", g);
                 w.WriteNumber("threads", t);
                 w.WriteString("device", m.Device);
+                w.WriteBoolean("packed_weights", m.Device == "cpu" && m.PacksWeights);
                 w.WriteNumber("prefill_tokens_per_s", Math.Round(prefill, 3));
                 w.WriteNumber("decode_tokens_per_s", Math.Round(decode, 3));
                 w.WriteNumber("ttft_ms", Math.Round(ttft, 3));
@@ -120,7 +121,7 @@ internal static class BenchCommand
             }
             else
             {
-                Console.WriteLine($"model       {m.Manifest.Architecture} on {m.Device}, {m.WeightBytesPerToken / 1e6:F1} MB of weights read per decoded token, {t} threads");
+                Console.WriteLine($"model       {m.Manifest.Architecture} on {m.Device}{(m.Device == "cpu" && m.PacksWeights ? " (packed weights)" : "")}, {m.WeightBytesPerToken / 1e6:F1} MB of weights read per decoded token, {t} threads");
                 Console.WriteLine($"prefill     {p} tokens: {prefill,10:F1} tok/s  ({prefill * flopsPerToken / 1e9:F1} GFLOP/s; {fmaFraction:P1} of the FMA peak measured with each run, median {peak / 1e9:F1} GFLOP/s)");
                 Console.WriteLine($"ttft        {ttft,10:F1} ms");
                 Console.WriteLine($"decode      {g} tokens: {decode,10:F1} tok/s  ({decode * m.WeightBytesPerToken / 1e9:F1} GB/s; {bwFraction:P1} of the read bandwidth measured with each run, median {bandwidth / 1e9:F1} GB/s)");

@@ -25,6 +25,13 @@ public sealed record ModelOptions
     public Action<string>? Log { get; init; }
     /// <summary>Mapped (default: no copy) or read into transparent huge pages for faster CPU decoding (Linux; falls back to mapped).</summary>
     public WeightResidency Weights { get; init; } = WeightResidency.Mapped;
+    /// <summary>
+    /// Whether the CPU decoder repacks its matrices at load for the packed kernels (<see cref="Kernels.Cpu.PackedMatMul"/>:
+    /// one weight stream per matrix, the same bits for a row at every batch size; the same bytes again in memory). Null
+    /// (default): where they measured faster than the row-major kernels, i.e. with AVX-512; false keeps the row-major
+    /// kernels reading the mapped file.
+    /// </summary>
+    public bool? PackWeights { get; init; }
 }
 
 /// <summary>
@@ -49,7 +56,7 @@ public sealed partial class AutoGlmModel : IDisposable
         _file = file;
         _options = options;
         Tokenizer = tokenizer;
-        _decoder = file.Manifest.Clip is null ? new TextDecoder(file) : null;
+        _decoder = file.Manifest.Clip is null ? new TextDecoder(file, options.PackWeights ?? Kernels.Cpu.PackedMatMul.FasterHere) : null;
         _cuda = cuda;
         var text = file.Manifest.Text;
         ContextLength = Math.Min(options.ContextLength ?? text.MaxPositionEmbeddings, text.MaxPositionEmbeddings);
@@ -146,6 +153,9 @@ public sealed partial class AutoGlmModel : IDisposable
 
     /// <summary>Where the forward passes run: "cpu", "cuda" or "cuda-emu".</summary>
     public string Device => _cuda?.DeviceName ?? "cpu";
+
+    /// <summary>Whether the CPU decoder runs on packed copies of its matrices (<see cref="ModelOptions.PackWeights"/>).</summary>
+    public bool PacksWeights => _decoder?.Packs ?? false;
 
     /// <summary>Weight bytes one decode step reads: the numerator of the memory-bandwidth bound.</summary>
     public long WeightBytesPerToken => Decoder.WeightBytesPerToken;

@@ -47,6 +47,21 @@ public class DecoderParityTests
         Assert.Equal(seq[4..], result.Ids);
     }
 
+    [Theory]
+    [InlineData("LlamaForCausalLM", true)]
+    [InlineData("LlamaForCausalLM", false)]
+    [InlineData("Glm4ForCausalLM", true)]
+    [InlineData("Glm4ForCausalLM", false)]
+    public void PackedAndRowMajorMatricesBothMatchTheReference(string architecture, bool pack)
+    {
+        // The decoder runs either kernel family (ModelOptions.PackWeights; by default the one faster on this machine).
+        using var m = new TinyModel(new TinyCheckpointSpec { Architecture = architecture, Seed = 6 }, new ModelOptions { Threads = 2, PackWeights = pack });
+        var engine = m.Model.ComputeLogits(Prompt, allPositions: true);
+        Assert.InRange(TinyModel.RelativeError(engine, m.Reference.Forward(Prompt)), 0, 1e-3);
+        // Packed, the last row of an all-positions forward (11 rows) and a last-row forward have the same bits.
+        if (pack) Assert.Equal(engine.AsSpan(engine.Length - m.Spec.VocabSize).ToArray(), m.Model.ComputeLogits(Prompt));
+    }
+
     [Fact]
     public void ChunkedPrefillEqualsOneShot()
     {

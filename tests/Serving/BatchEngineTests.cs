@@ -2,6 +2,7 @@ using OpenAutoGlm.Engine;
 using OpenAutoGlm.Engine.Generation;
 using OpenAutoGlm.Engine.Serving;
 using OpenAutoGlm.Tests.Engine;
+using OpenAutoGlm.Tests.Support;
 using static OpenAutoGlm.Tests.Serving.BatchSteps;
 
 namespace OpenAutoGlm.Tests.Serving;
@@ -88,11 +89,13 @@ public sealed class BatchEngineTests(TinyLlamaFixture fixture) : IClassFixture<T
         // Every row-wise step gives a row the same bits whatever the other rows (the packed matrix products at every row
         // count, paged attention as the contiguous kernel), so batching changes not just no token but no bit: the
         // log-probabilities of a request are equal alone through Generate, alone on the engine and among other requests.
+        // Packed matrices forced on: by default they are used only where they are faster (AVX-512).
+        using var tiny = new TinyModel(fixture.Tiny.Spec, new ModelOptions { Threads = 2, PackWeights = true });
         var options = new GenerationOptions { MaxNewTokens = 12, StopAtEndOfSequence = false, LogProbs = true };
         int[] prompt = [1, 10, 20, 30, 40, 50, 60];
         float[] LogProbs(GenerationResult r) => [.. r.LogProbs!.Select(t => t.LogProb)];
-        var alone = LogProbs(Model.Generate(prompt, options));
-        using var engine = new BatchEngine(Model, Small);
+        var alone = LogProbs(tiny.Model.Generate(prompt, options));
+        using var engine = new BatchEngine(tiny.Model, Small);
         var others = Enumerable.Range(0, 5).Select(i => engine.Submit([1, .. Enumerable.Range(3 + 7 * i, 3 + i)], options with { MaxNewTokens = 4 + 3 * i })).ToArray();
         engine.Step();
         var request = engine.Submit(prompt, options);

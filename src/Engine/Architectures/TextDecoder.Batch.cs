@@ -60,7 +60,7 @@ internal sealed unsafe partial class TextDecoder
             RmsNorm.Forward(x.Slice(last * D, D), new ReadOnlySpan<float>(_outputNorm, D), (float)c.RmsNormEps, norm.Slice(rows * D, D), 1);
             rows++;
         }
-        if (rows > 0) PackedMatMul.Multiply(norm[..(rows * D)], rows, Packed(pool).Head!, s.LogitsFor(rows), pool);
+        if (rows > 0) Head(norm[..(rows * D)], rows, s.LogitsFor(rows), pool);
         return rows;
     }
 

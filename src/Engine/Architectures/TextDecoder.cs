@@ -11,9 +11,10 @@ namespace OpenAutoGlm.Engine.Architectures;
 /// per layer: x += [post_norm](o(attn(rope(qkv(rms(x))))));  x += [post_norm](down(silu(gate(rms(x))) ⊙ up(rms(x))))
 /// logits = head(rms(x))
 /// </code>
-/// Norms, biases and the embedding table stay in the memory-mapped file (this class holds pointers into it); the matrices
-/// of the products (QKV, O, gate/up, down, head) are repacked once for <see cref="PackedMatMul"/> (<see cref="EnsurePacked"/>),
-/// which reads each of them as one stream and gives a row the same bits at every batch size.
+/// Norms, biases and the embedding table stay in the memory-mapped file (this class holds pointers into it). The matrices of
+/// the products (QKV, O, gate/up, down, head) are either read there by the row-major kernels (<see cref="MatMul"/>) or, when
+/// packing is on, repacked once for <see cref="PackedMatMul"/> (<see cref="EnsurePacked"/>), which reads each of them as one
+/// stream and gives a row the same bits at every batch size.
 /// </summary>
 internal sealed unsafe partial class TextDecoder : IDisposable
 {
@@ -27,10 +28,14 @@ internal sealed unsafe partial class TextDecoder : IDisposable
     private bool _disposed;
 
     public TextConfig Config { get; }
+
+    /// <summary>Whether the products run on packed copies of the matrices (<see cref="PackedMatMul"/>) rather than the mapped file.</summary>
+    public bool Packs { get; }
     public int QkvWidth { get; }        // (H + 2·H_kv)·d
 
-    public TextDecoder(ModelFile file)
+    public TextDecoder(ModelFile file, bool pack)
     {
+        Packs = pack;
         Config = file.Manifest.Text;
         var c = Config;
         QkvWidth = (c.NumHeads + 2 * c.NumKvHeads) * c.HeadDim;
@@ -58,11 +63,14 @@ internal sealed unsafe partial class TextDecoder : IDisposable
     }
 
     /// <summary>
-    /// Repacks the matrices for <see cref="PackedMatMul"/> on first call (thread-safe; later calls return at once). The model
+    /// With <see cref="Packs"/>, repacks the matrices for <see cref="PackedMatMul"/> on first call (thread-safe; later calls return at once). The model
     /// calls it at load when the CPU runs the decoder, so the first request does not pay for it; with a GPU backend it runs
     /// only if a CPU path (batch serving, a fallback) is used.
     /// </summary>
-    public void EnsurePacked(WorkerPool pool) => _ = Packed(pool);
+    public void EnsurePacked(WorkerPool pool)
+    {
+        if (Packs) _ = Packed(pool);
+    }
 
     /// <summary>Bytes of the repacked matrices (0 before <see cref="EnsurePacked"/>).</summary>
     public long PackedBytes => _packed?.Bytes ?? 0;
@@ -142,7 +150,7 @@ internal sealed unsafe partial class TextDecoder : IDisposable
 
     private struct LayerMatrices
     {
-        public PackedMatrix Qkv, Out, GateUp, Down;
+        public PackedMatrix? Qkv, Out, GateUp, Down;
     }
 
     /// <summary>Bytes of weights one decode step reads (every matrix once, plus the head), for the bandwidth bound.</summary>
@@ -189,7 +197,21 @@ internal sealed unsafe partial class TextDecoder : IDisposable
         int first = allPositions ? 0 : T - 1, rows = T - first;
         var norm = s.Norm.AsSpan(0, rows * D);
         RmsNorm.Forward(s.X.AsSpan(first * D, rows * D), new ReadOnlySpan<float>(_outputNorm, D), (float)c.RmsNormEps, norm, rows);
-        PackedMatMul.Multiply(norm, rows, Packed(pool).Head!, s.LogitsFor(rows), pool);
+        Head(norm, rows, s.LogitsFor(rows), pool);
+    }
+
+    /// <summary>logits[rows, V] = norm[rows, D] · headᵀ, packed or row-major.</summary>
+    private void Head(ReadOnlySpan<float> norm, int rows, Span<float> logits, WorkerPool pool)
+    {
+        if (Packs) PackedMatMul.Multiply(norm, rows, Packed(pool).Head!, logits, pool);
+        else MatMul.Multiply(norm, rows, Config.HiddenSize, _headSource, Config.VocabSize, logits, pool);
+    }
+
+    /// <summary>y[rows, n] = x[rows, k] · wᵀ for one layer matrix: its packed copy, or the row-major source in the file.</summary>
+    private static void Product(ReadOnlySpan<float> x, int rows, PackedMatrix? packed, Half* source, int k, int n, Span<float> y, WorkerPool pool)
+    {
+        if (packed is not null) PackedMatMul.Multiply(x, rows, packed, y, pool);
+        else MatMul.Multiply(x, rows, k, source, n, y, pool);
     }
 
     /// <summary>The layer stack over T rows of s.X (rotary tables already filled per row); attention is the only step that needs to know which sequence a row belongs to.</summary>
@@ -209,15 +231,15 @@ internal sealed unsafe partial class TextDecoder : IDisposable
         var proj = s.Proj.AsSpan(0, T * D);
         var gateUp = s.GateUp.AsSpan(0, T * 2 * I);
         var act = s.Act.AsSpan(0, T * I);
-        var matrices = Packed(pool).Layers;
+        var matrices = Packs ? Packed(pool).Layers : null;
 
         for (int l = 0; l < _layers.Length; l++)
         {
             ref readonly var w = ref _layers[l];
-            ref readonly var m = ref matrices[l];
+            var m = matrices is null ? default : matrices[l];
             // attention block
             RmsNorm.Forward(x, new ReadOnlySpan<float>(w.AttnNorm, D), eps, norm, T);
-            PackedMatMul.Multiply(norm, T, m.Qkv, qkv, pool);
+            Product(norm, T, m.Qkv, w.QkvSource, D, QkvWidth, qkv, pool);
             if (w.QkvBias != null) VectorOps.AddBias(qkv, T, new ReadOnlySpan<float>(w.QkvBias, QkvWidth));
             for (int t = 0; t < T; t++)
             {
@@ -229,7 +251,7 @@ internal sealed unsafe partial class TextDecoder : IDisposable
                 row[..(H * d)].CopyTo(q.Slice(t * H * d, H * d));
             }
             attention.Run(l, qkv, q, attn, pool);
-            PackedMatMul.Multiply(attn, T, m.Out, proj, pool);
+            Product(attn, T, m.Out, w.OutSource, H * d, D, proj, pool);
             if (w.OutBias != null) VectorOps.AddBias(proj, T, new ReadOnlySpan<float>(w.OutBias, D));
             if (w.AttnPostNorm != null) RmsNorm.Forward(proj, new ReadOnlySpan<float>(w.AttnPostNorm, D), eps, proj, T);
             VectorOps.Add(x, proj);
@@ -237,9 +259,9 @@ internal sealed unsafe partial class TextDecoder : IDisposable
 
             // MLP block
             RmsNorm.Forward(x, new ReadOnlySpan<float>(w.FfnNorm, D), eps, norm, T);
-            PackedMatMul.Multiply(norm, T, m.GateUp, gateUp, pool);
+            Product(norm, T, m.GateUp, w.GateUpSource, D, 2 * I, gateUp, pool);
             Activations.SwiGlu(gateUp, T, I, act);
-            PackedMatMul.Multiply(act, T, m.Down, proj, pool);
+            Product(act, T, m.Down, w.DownSource, I, D, proj, pool);
             if (w.FfnPostNorm != null) RmsNorm.Forward(proj, new ReadOnlySpan<float>(w.FfnPostNorm, D), eps, proj, T);
             VectorOps.Add(x, proj);
         }
@@ -305,7 +327,7 @@ internal sealed unsafe partial class TextDecoder : IDisposable
     private struct Layer
     {
         public float* AttnNorm, QkvBias, OutBias, AttnPostNorm, FfnNorm, FfnPostNorm;
-        public Half* QkvSource, OutSource, GateUpSource, DownSource;   // row-major in the file; the products use the packed copies
+        public Half* QkvSource, OutSource, GateUpSource, DownSource;   // row-major in the file
     }
 }
 

@@ -34,6 +34,13 @@ public static unsafe class PackedMatMul
     /// </summary>
     internal static bool WideTiles = Avx512F.IsSupported || AdvSimd.Arm64.IsSupported;
 
+    /// <summary>
+    /// Whether the packed kernels beat the row-major ones (<see cref="MatMul"/>) here: with AVX-512 they did at every row count
+    /// (1.1-1.8x, bench `packed`); with AVX2 only the GEMV kept pace and batched rows ran 0.75-0.97x, as the pair layout
+    /// needs two registers per weight vector and 16 registers leave too few accumulators.
+    /// </summary>
+    public static bool FasterHere => Isa.Current == VectorIsa.V512 && Avx512F.IsSupported;
+
     /// <summary>Software prefetch distance of the single-row stream, in halves (16 KiB).</summary>
     internal static int GemvPrefetchHalves = 8192;
 
