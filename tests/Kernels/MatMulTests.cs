@@ -1,6 +1,5 @@
 using Xunit;
 using OpenAutoGlm.Kernels.Cpu;
-using OpenAutoGlm.Kernels.Cpu.Reference;
 using static OpenAutoGlm.Tests.Kernels.KernelTestData;
 
 namespace OpenAutoGlm.Tests.Kernels;
@@ -84,25 +83,16 @@ public unsafe class MatMulTests
     public void Multiply_ExactOnSubnormalAndExtremeHalves()
     {
         // Weights at the FP16 range ends must convert exactly: subnormals, smallest normal, largest finite.
-        Half[] special = [Half.Epsilon, (Half)6.1035156e-5f, Half.MaxValue, Half.MinValue, (Half)(-3.0517578e-5f), (Half)0f, Half.NegativeZero, (Half)1.5f];
-        int k = special.Length, n = 2;
-        var w = new Half[n * k];
-        for (int i = 0; i < k; i++) { w[i] = special[i]; w[k + i] = special[k - 1 - i]; }
         using var pool = new WorkerPool(1);
         foreach (var isa in AllIsas)
             foreach (int rows in new[] { 1, 5, MatMul.SkinnyMaxRows + 1, MatMul.PanelMinRows })   // GEMV, skinny kernel, tile GEMM, panel GEMM
-                for (int j = 0; j < k; j++)
+                AssertExactOnExtremeHalves(rows, (x, w) =>
                 {
-                    var x = new float[rows * k];
-                    for (int t = 0; t < rows; t++) x[t * k + j] = 1f;
-                    var y = new float[rows * n];
-                    fixed (Half* pw = w) MatMul.Multiply(x, rows, k, pw, n, y, pool, isa);
-                    for (int t = 0; t < rows; t++)
-                    {
-                        Assert.Equal((float)w[j], y[t * n]);
-                        Assert.Equal((float)w[k + j], y[t * n + 1]);
-                    }
-                }
+                    int k = ExtremeHalves.Length;
+                    var y = new float[rows * 2];
+                    fixed (Half* pw = w) MatMul.Multiply(x, rows, k, pw, 2, y, pool, isa);
+                    return y;
+                });
     }
 
     [Fact]
@@ -123,17 +113,9 @@ public unsafe class MatMulTests
     {
         var x = Floats(rng, rows * k, 3f);
         var w = Halves(rng, n * k);
-        var expected = new float[rows * n];
-        MatMulReference.Multiply(x, rows, k, w, n, expected);
         var actual = new float[rows * n];
         actual.AsSpan().Fill(float.NaN);
         fixed (Half* pw = w) MatMul.Multiply(x, rows, k, pw, n, actual, pool, isa);
-        for (int t = 0; t < rows; t++)
-            for (int j = 0; j < n; j++)
-            {
-                double magnitude = 0;
-                for (int i = 0; i < k; i++) magnitude += Math.Abs(x[t * k + i] * (float)w[j * k + i]);
-                Close(expected[t * n + j], actual[t * n + j], 4e-6 * magnitude + 1e-6, $"{isa} rows={rows} k={k} n={n} y[{t},{j}]");
-            }
+        AssertMatchesReference(x, w, rows, k, n, actual, $"{isa}");
     }
 }

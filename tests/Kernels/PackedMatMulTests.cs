@@ -1,6 +1,5 @@
 using Xunit;
 using OpenAutoGlm.Kernels.Cpu;
-using OpenAutoGlm.Kernels.Cpu.Reference;
 using static OpenAutoGlm.Tests.Kernels.KernelTestData;
 
 namespace OpenAutoGlm.Tests.Kernels;
@@ -98,28 +97,16 @@ public unsafe class PackedMatMulTests
     [Fact]
     public void Multiply_ExactOnSubnormalAndExtremeHalves()
     {
-        Half[] special = [Half.Epsilon, (Half)6.1035156e-5f, Half.MaxValue, Half.MinValue, (Half)(-3.0517578e-5f), (Half)0f, Half.NegativeZero, (Half)1.5f];
-        int k = special.Length, n = 2;
-        var w = new Half[n * k];
-        for (int i = 0; i < k; i++) { w[i] = special[i]; w[k + i] = special[k - 1 - i]; }
         using var pool = new WorkerPool(1);
         foreach (var isa in AllIsas)
-        {
-            using var packed = PackedMatrix.Pack(w, n, k, pool, isa);
-            foreach (int rows in new[] { 1, 3, 8, 13 })
-                for (int j = 0; j < k; j++)
+            foreach (int rows in new[] { 1, 3, 8, 13, 16 })   // GEMV, 4-, 8- and 16-row tiles
+                AssertExactOnExtremeHalves(rows, (x, w) =>
                 {
-                    var x = new float[rows * k];
-                    for (int t = 0; t < rows; t++) x[t * k + j] = 1f;
-                    var y = new float[rows * n];
+                    using var packed = PackedMatrix.Pack(w, 2, ExtremeHalves.Length, pool, isa);
+                    var y = new float[rows * 2];
                     PackedMatMul.Multiply(x, rows, packed, y, pool);
-                    for (int t = 0; t < rows; t++)
-                    {
-                        Assert.Equal((float)w[j], y[t * n]);
-                        Assert.Equal((float)w[k + j], y[t * n + 1]);
-                    }
-                }
-        }
+                    return y;
+                });
     }
 
     [Fact]
@@ -142,18 +129,10 @@ public unsafe class PackedMatMulTests
     {
         var x = Floats(rng, rows * k, 3f);
         var w = Halves(rng, n * k);
-        var expected = new float[rows * n];
-        MatMulReference.Multiply(x, rows, k, w, n, expected);
         var actual = new float[rows * n];
         actual.AsSpan().Fill(float.NaN);
         using var packed = PackedMatrix.Pack(w, n, k, pool, isa);
         PackedMatMul.Multiply(x, rows, packed, actual, pool);
-        for (int t = 0; t < rows; t++)
-            for (int j = 0; j < n; j++)
-            {
-                double magnitude = 0;
-                for (int i = 0; i < k; i++) magnitude += Math.Abs(x[t * k + i] * (float)w[j * k + i]);
-                Close(expected[t * n + j], actual[t * n + j], 4e-6 * magnitude + 1e-6, $"{isa} wide={PackedMatMul.WideTiles} rows={rows} k={k} n={n} y[{t},{j}]");
-            }
+        AssertMatchesReference(x, w, rows, k, n, actual, $"{isa} wide={PackedMatMul.WideTiles}");
     }
 }

@@ -22,6 +22,9 @@ public static unsafe class PackedMatMul
     /// <summary>The most input rows one tile holds (<see cref="Tile16x1"/>).</summary>
     private const int MaxGroup = 16;
 
+    /// <summary>The widest panel: 16 lanes (Vector512).</summary>
+    private const int MaxLanes = 16;
+
     /// <summary>
     /// Rows of the next tile when <paramref name="remaining"/> rows are left: 16 (32-register ISAs) while 16 are left,
     /// then 8, and a last 1–4 as 4; a short group is padded with zero rows.
@@ -128,7 +131,7 @@ public static unsafe class PackedMatMul
             int lanes = TS.Count, groupRows = W.GroupRows, pairs = W.Pairs, n = W.Rows;
             // A tile with padding (rows past the call's, columns past n) writes a stage of [rows][groupRows] whose valid part is
             // copied out, so padding never reaches y; the others write y directly.
-            float* stage = stackalloc float[MaxGroup * 16 * PackedMatrix.PanelsPerGroup];
+            float* stage = stackalloc float[MaxGroup * MaxLanes * PackedMatrix.PanelsPerGroup];
             int g1 = Math.Min(W.Groups, (index + 1) * PerChunk);
             for (int g = index * PerChunk; g < g1; g++)
             {
