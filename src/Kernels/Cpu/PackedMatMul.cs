@@ -27,13 +27,14 @@ public static unsafe class PackedMatMul
 
     /// <summary>
     /// Rows of the next tile when <paramref name="remaining"/> rows are left: 16 (32-register ISAs) while 16 are left,
-    /// then 8, and a last 1–4 as 4; a short group is padded with zero rows.
+    /// then 8, and a last 1–4 in pairs (32 registers: <see cref="Gemv2"/>, a whole group per pass) or as one 4; a short
+    /// group is padded with zero rows.
     /// </summary>
-    private static int GroupAt(int remaining, bool wide) => wide && remaining >= 16 ? 16 : remaining > 4 ? 8 : 4;
+    private static int GroupAt(int remaining, bool wide) => wide && remaining >= 16 ? 16 : remaining > 4 ? 8 : wide ? 2 : 4;
 
     /// <summary>
-    /// With 32 vector registers (AVX-512, Arm64) the tiles hold 16 accumulators (8 rows × 2 panels, 4 rows × 4 panels); with
-    /// 16 (AVX2) half as many, so nothing spills. Both give the same bits.
+    /// With 32 vector registers (AVX-512, Arm64) the tiles hold 16 accumulators (16 rows × 1 panel, 8 rows × 2 panels, 2 rows ×
+    /// 8 panels); with 16 (AVX2) half as many (8 × 1, 4 × 2), so nothing spills. All give the same bits.
     /// </summary>
     internal static bool WideTiles = Avx512F.IsSupported || AdvSimd.Arm64.IsSupported;
 
@@ -149,11 +150,12 @@ public static unsafe class PackedMatMul
                     float* xg = X + (long)t0 * pairs * 2;
                     // Only the first row group streams the weights from memory; the others find them in cache.
                     bool prefetch = t0 == 0;
-                    int panels = group == 16 ? 1 : group == 8 ? (Wide ? 2 : 1) : (Wide ? 4 : 2);
+                    int panels = group == 16 ? 1 : group == 8 ? (Wide ? 2 : 1) : 2;
                     bool direct = columns == groupRows && t0 + group <= Rows;
                     float* dst = direct ? Y + (long)t0 * n + j0 : stage;
                     int ldy = direct ? n : groupRows;
-                    for (int p = 0; p < PackedMatrix.PanelsPerGroup; p += panels)
+                    if (group == 2) Gemv2<TS, TV>(wg, pairs, xg, dst, ldy, prefetch);
+                    else for (int p = 0; p < PackedMatrix.PanelsPerGroup; p += panels)
                     {
                         Half* wp = wg + (long)p * lanes * 2;
                         float* yp = dst + p * lanes;
@@ -163,11 +165,7 @@ public static unsafe class PackedMatMul
                             if (Wide) Tile8x2<TS, TV>(wp, pairs, groupRows, xg, yp, ldy, prefetch);
                             else Tile8x1<TS, TV>(wp, pairs, groupRows, xg, yp, ldy, prefetch);
                         }
-                        else
-                        {
-                            if (Wide) Tile4x4<TS, TV>(wp, pairs, groupRows, xg, yp, ldy, prefetch);
-                            else Tile4x2<TS, TV>(wp, pairs, groupRows, xg, yp, ldy, prefetch);
-                        }
+                        else Tile4x2<TS, TV>(wp, pairs, groupRows, xg, yp, ldy, prefetch);
                     }
                     if (direct) continue;
                     for (int r = 0; r < group && t0 + r < Rows; r++)
@@ -208,6 +206,47 @@ public static unsafe class PackedMatMul
         TS.Store(TS.Multiply(a0, s), y); TS.Store(TS.Multiply(a1, s), y + c); TS.Store(TS.Multiply(a2, s), y + 2 * c);
         TS.Store(TS.Multiply(a3, s), y + 3 * c); TS.Store(TS.Multiply(a4, s), y + 4 * c); TS.Store(TS.Multiply(a5, s), y + 5 * c);
         TS.Store(TS.Multiply(a6, s), y + 6 * c); TS.Store(TS.Multiply(a7, s), y + 7 * c);
+    }
+
+    /// <summary>
+    /// Two input rows against a whole group (8 panels × 2 rows = 16 accumulators, 32-register ISAs): like the GEMV, one
+    /// sequential pass over the group, so steps of 2–4 rows stream their weights at nearly its rate. x: [pairs][2][2].
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void Gemv2<TS, TV>(Half* w, int pairs, float* x, float* y, int ldy, bool prefetch) where TS : struct, ISimd<TV> where TV : unmanaged
+    {
+        int c = TS.Count, run = c * PackedMatrix.PanelsPerGroup * 2, ahead = GemvPrefetchHalves;
+        TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, a4 = TS.Zero, a5 = TS.Zero, a6 = TS.Zero, a7 = TS.Zero;
+        TV b0 = TS.Zero, b1 = TS.Zero, b2 = TS.Zero, b3 = TS.Zero, b4 = TS.Zero, b5 = TS.Zero, b6 = TS.Zero, b7 = TS.Zero;
+        for (int q = 0; q < pairs; q++, w += run, x += 4)
+        {
+            if (prefetch) Prefetch(w + ahead, run);
+            TV u0 = TS.Broadcast(x[0]), u1 = TS.Broadcast(x[1]), v0 = TS.Broadcast(x[2]), v1 = TS.Broadcast(x[3]);
+            TS.LoadHalfPairsScaled(w, out TV e, out TV o);
+            a0 = TS.Fma(e, u0, a0); a0 = TS.Fma(o, u1, a0); b0 = TS.Fma(e, v0, b0); b0 = TS.Fma(o, v1, b0);
+            TS.LoadHalfPairsScaled(w + 2 * c, out e, out o);
+            a1 = TS.Fma(e, u0, a1); a1 = TS.Fma(o, u1, a1); b1 = TS.Fma(e, v0, b1); b1 = TS.Fma(o, v1, b1);
+            TS.LoadHalfPairsScaled(w + 4 * c, out e, out o);
+            a2 = TS.Fma(e, u0, a2); a2 = TS.Fma(o, u1, a2); b2 = TS.Fma(e, v0, b2); b2 = TS.Fma(o, v1, b2);
+            TS.LoadHalfPairsScaled(w + 6 * c, out e, out o);
+            a3 = TS.Fma(e, u0, a3); a3 = TS.Fma(o, u1, a3); b3 = TS.Fma(e, v0, b3); b3 = TS.Fma(o, v1, b3);
+            TS.LoadHalfPairsScaled(w + 8 * c, out e, out o);
+            a4 = TS.Fma(e, u0, a4); a4 = TS.Fma(o, u1, a4); b4 = TS.Fma(e, v0, b4); b4 = TS.Fma(o, v1, b4);
+            TS.LoadHalfPairsScaled(w + 10 * c, out e, out o);
+            a5 = TS.Fma(e, u0, a5); a5 = TS.Fma(o, u1, a5); b5 = TS.Fma(e, v0, b5); b5 = TS.Fma(o, v1, b5);
+            TS.LoadHalfPairsScaled(w + 12 * c, out e, out o);
+            a6 = TS.Fma(e, u0, a6); a6 = TS.Fma(o, u1, a6); b6 = TS.Fma(e, v0, b6); b6 = TS.Fma(o, v1, b6);
+            TS.LoadHalfPairsScaled(w + 14 * c, out e, out o);
+            a7 = TS.Fma(e, u0, a7); a7 = TS.Fma(o, u1, a7); b7 = TS.Fma(e, v0, b7); b7 = TS.Fma(o, v1, b7);
+        }
+        TV s = TS.Broadcast(OutputScale);
+        TS.Store(TS.Multiply(a0, s), y); TS.Store(TS.Multiply(a1, s), y + c); TS.Store(TS.Multiply(a2, s), y + 2 * c);
+        TS.Store(TS.Multiply(a3, s), y + 3 * c); TS.Store(TS.Multiply(a4, s), y + 4 * c); TS.Store(TS.Multiply(a5, s), y + 5 * c);
+        TS.Store(TS.Multiply(a6, s), y + 6 * c); TS.Store(TS.Multiply(a7, s), y + 7 * c);
+        y += ldy;
+        TS.Store(TS.Multiply(b0, s), y); TS.Store(TS.Multiply(b1, s), y + c); TS.Store(TS.Multiply(b2, s), y + 2 * c);
+        TS.Store(TS.Multiply(b3, s), y + 3 * c); TS.Store(TS.Multiply(b4, s), y + 4 * c); TS.Store(TS.Multiply(b5, s), y + 5 * c);
+        TS.Store(TS.Multiply(b6, s), y + 6 * c); TS.Store(TS.Multiply(b7, s), y + 7 * c);
     }
 
     /// <summary>8 input rows × 2 panels = 16 accumulators (32-register ISAs). x: [pairs][8][2]; y rows <paramref name="ldy"/> apart.</summary>
@@ -295,40 +334,7 @@ public static unsafe class PackedMatMul
         Store8<TS, TV>(a0, a1, a2, a3, a4, a5, a6, a7, TS.Broadcast(OutputScale), y, ldy);
     }
 
-    /// <summary>4 input rows × 4 panels = 16 accumulators (32-register ISAs). x: [pairs][4][2].</summary>
-    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x4<TS, TV>(Half* w, int pairs, int groupRows, float* x, float* y, int ldy, bool prefetch)
-        where TS : struct, ISimd<TV> where TV : unmanaged
-    {
-        int c = TS.Count, run = 2 * groupRows, ahead = 8 * run;
-        TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero, b0 = TS.Zero, b1 = TS.Zero, b2 = TS.Zero, b3 = TS.Zero;
-        TV c0 = TS.Zero, c1 = TS.Zero, c2 = TS.Zero, c3 = TS.Zero, d0 = TS.Zero, d1 = TS.Zero, d2 = TS.Zero, d3 = TS.Zero;
-        for (int q = 0; q < pairs; q++, w += run, x += 8)
-        {
-            if (prefetch) Prefetch(w + ahead, 8 * c);
-            TS.LoadHalfPairsScaled(w, out TV e0, out TV o0);
-            TS.LoadHalfPairsScaled(w + 2 * c, out TV e1, out TV o1);
-            TV u = TS.Broadcast(x[0]); a0 = TS.Fma(e0, u, a0); b0 = TS.Fma(e1, u, b0);
-            TV v = TS.Broadcast(x[2]); a1 = TS.Fma(e0, v, a1); b1 = TS.Fma(e1, v, b1);
-            TV z = TS.Broadcast(x[4]); a2 = TS.Fma(e0, z, a2); b2 = TS.Fma(e1, z, b2);
-            TV t = TS.Broadcast(x[6]); a3 = TS.Fma(e0, t, a3); b3 = TS.Fma(e1, t, b3);
-            TS.LoadHalfPairsScaled(w + 4 * c, out TV e2, out TV o2);
-            TS.LoadHalfPairsScaled(w + 6 * c, out TV e3, out TV o3);
-            c0 = TS.Fma(e2, u, c0); d0 = TS.Fma(e3, u, d0); c1 = TS.Fma(e2, v, c1); d1 = TS.Fma(e3, v, d1);
-            c2 = TS.Fma(e2, z, c2); d2 = TS.Fma(e3, z, d2); c3 = TS.Fma(e2, t, c3); d3 = TS.Fma(e3, t, d3);
-            u = TS.Broadcast(x[1]); a0 = TS.Fma(o0, u, a0); b0 = TS.Fma(o1, u, b0); c0 = TS.Fma(o2, u, c0); d0 = TS.Fma(o3, u, d0);
-            u = TS.Broadcast(x[3]); a1 = TS.Fma(o0, u, a1); b1 = TS.Fma(o1, u, b1); c1 = TS.Fma(o2, u, c1); d1 = TS.Fma(o3, u, d1);
-            u = TS.Broadcast(x[5]); a2 = TS.Fma(o0, u, a2); b2 = TS.Fma(o1, u, b2); c2 = TS.Fma(o2, u, c2); d2 = TS.Fma(o3, u, d2);
-            u = TS.Broadcast(x[7]); a3 = TS.Fma(o0, u, a3); b3 = TS.Fma(o1, u, b3); c3 = TS.Fma(o2, u, c3); d3 = TS.Fma(o3, u, d3);
-        }
-        TV s = TS.Broadcast(OutputScale);
-        Store4<TS, TV>(a0, a1, a2, a3, s, y, ldy);
-        Store4<TS, TV>(b0, b1, b2, b3, s, y + c, ldy);
-        Store4<TS, TV>(c0, c1, c2, c3, s, y + 2 * c, ldy);
-        Store4<TS, TV>(d0, d1, d2, d3, s, y + 3 * c, ldy);
-    }
-
-    /// <summary>4 input rows × 2 panels = 8 accumulators (16-register ISAs); otherwise as <see cref="Tile4x4"/>.</summary>
+    /// <summary>4 input rows × 2 panels = 8 accumulators (16-register ISAs). x: [pairs][4][2].</summary>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x2<TS, TV>(Half* w, int pairs, int groupRows, float* x, float* y, int ldy, bool prefetch)
         where TS : struct, ISimd<TV> where TV : unmanaged
