@@ -72,9 +72,6 @@ internal sealed unsafe partial class TextDecoder : IDisposable
         if (Packs) _ = Packed(pool);
     }
 
-    /// <summary>Bytes of the repacked matrices (0 before <see cref="EnsurePacked"/>).</summary>
-    public long PackedBytes => _packed?.Bytes ?? 0;
-
     private PackedWeights Packed(WorkerPool pool)
     {
         if (_packed is { } packed) return packed;
@@ -102,7 +99,6 @@ internal sealed unsafe partial class TextDecoder : IDisposable
 
         public LayerMatrices[] Layers { get; }
         public PackedMatrix? Head { get; private set; }
-        public long Bytes { get; private set; }
 
         public static PackedWeights Create(Layer[] layers, Half* head, TextConfig c, int qkvWidth, WorkerPool pool)
         {
@@ -114,12 +110,12 @@ internal sealed unsafe partial class TextDecoder : IDisposable
                 {
                     ref readonly var w = ref layers[l];
                     ref var m = ref packed.Layers[l];
-                    m.Qkv = packed.Add(PackedMatrix.Pack(w.QkvSource, qkvWidth, D, pool));
-                    m.Out = packed.Add(PackedMatrix.Pack(w.OutSource, D, attnWidth, pool));
-                    m.GateUp = packed.Add(PackedMatrix.Pack(w.GateUpSource, 2 * I, D, pool));
-                    m.Down = packed.Add(PackedMatrix.Pack(w.DownSource, D, I, pool));
+                    m.Qkv = PackedMatrix.Pack(w.QkvSource, qkvWidth, D, pool);
+                    m.Out = PackedMatrix.Pack(w.OutSource, D, attnWidth, pool);
+                    m.GateUp = PackedMatrix.Pack(w.GateUpSource, 2 * I, D, pool);
+                    m.Down = PackedMatrix.Pack(w.DownSource, D, I, pool);
                 }
-                packed.Head = packed.Add(PackedMatrix.Pack(head, c.VocabSize, D, pool));
+                packed.Head = PackedMatrix.Pack(head, c.VocabSize, D, pool);
                 return packed;
             }
             catch
@@ -127,12 +123,6 @@ internal sealed unsafe partial class TextDecoder : IDisposable
                 packed.Dispose();
                 throw;
             }
-        }
-
-        private PackedMatrix Add(PackedMatrix m)
-        {
-            Bytes += m.SizeInBytes;
-            return m;
         }
 
         public void Dispose()
