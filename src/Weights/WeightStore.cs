@@ -1,4 +1,5 @@
-using System.Runtime.InteropServices;
+using OpenAutoGlm.Kernels.Cpu;
+using OpenAutoGlm.Kernels.Cuda;
 
 namespace OpenAutoGlm.Weights;
 
@@ -23,16 +24,14 @@ public enum WeightResidency
     HugePages,
 }
 
-/// <summary>weights.bin copied into huge-page-backed anonymous memory; the region is owned by a SafeHandle.</summary>
-internal sealed unsafe partial class HugePageWeights : IWeightStore
+/// <summary>weights.bin copied into huge-page-backed anonymous memory (<see cref="HugePages"/>); the region is owned by a SafeHandle.</summary>
+internal sealed unsafe class HugePageWeights : IWeightStore
 {
-    private const int MadviseHugePage = 14; // MADV_HUGEPAGE
-    private const nuint HugePage = 2 << 20;
-    private readonly RegionHandle _region;
+    private readonly HostMemoryHandle _region;
 
     public long Length { get; }
 
-    private HugePageWeights(RegionHandle region, long length)
+    private HugePageWeights(HostMemoryHandle region, long length)
     {
         _region = region;
         Length = length;
@@ -50,14 +49,10 @@ internal sealed unsafe partial class HugePageWeights : IWeightStore
     /// <summary>The file in huge pages; null when the platform has no transparent huge pages (the caller maps instead).</summary>
     public static HugePageWeights? TryLoad(string path)
     {
-        if (!OperatingSystem.IsLinux() || !TransparentHugePagesAvailable()) return null;
         long length = new FileInfo(path).Length;
-        if (length == 0) return null;
-        nuint size = ((nuint)length + HugePage - 1) / HugePage * HugePage;
-        var region = new RegionHandle(NativeMemory.AlignedAlloc(size, HugePage));
+        if (length == 0 || HugePages.TryAllocate(length) is not { } region) return null;
         try
         {
-            if (madvise(region.DangerousGetHandle(), size, MadviseHugePage) != 0) { region.Dispose(); return null; }
             using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
             byte* p = (byte*)region.DangerousGetHandle();
             long done = 0;
@@ -82,27 +77,5 @@ internal sealed unsafe partial class HugePageWeights : IWeightStore
         }
     }
 
-    private static bool TransparentHugePagesAvailable()
-    {
-        try { return !File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled").Contains("[never]", StringComparison.Ordinal); }
-        catch (IOException) { return false; }
-        catch (UnauthorizedAccessException) { return false; }
-    }
-
     public void Dispose() => _region.Dispose();
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int madvise(nint address, nuint length, int advice);
-
-    private sealed class RegionHandle : SafeHandle
-    {
-        public RegionHandle(void* pointer) : base(0, ownsHandle: true) => SetHandle((nint)pointer);
-        public override bool IsInvalid => handle == 0;
-
-        protected override bool ReleaseHandle()
-        {
-            NativeMemory.AlignedFree((void*)handle);
-            return true;
-        }
-    }
 }
